@@ -1,0 +1,1 @@
+"""The stack's services, one Pulumi ComponentResource per module."""

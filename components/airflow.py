@@ -1,0 +1,179 @@
+"""Airflow 3: scheduler, API server, DAG processor and triggerer on MySQL, LocalExecutor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.base import (
+    Mount,
+    Published,
+    data_volume,
+    generated_secret,
+    labels,
+    local_image,
+    secret_password,
+    service_container,
+)
+from components.config import ServiceConfig, StackConfig
+from components.mysql import MySQL, ServiceDatabase
+
+ALIAS = "airflow"
+INTERNAL_PORT = 8080
+SCHEDULER_HEALTH_PORT = 8974
+ADMIN_USER = "admin"
+DOCKER_SOCKET = "/var/run/docker.sock"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+
+# One-shot: migrate the schema (also FAB's tables), then make the admin exist with
+# the stack's password. `users create` leaves an existing user alone, so the
+# password is reset too: a rotated secret takes effect.
+INIT_SCRIPT = """set -e
+airflow db migrate
+airflow users create --username "$AIRFLOW_ADMIN_USER" --password "$AIRFLOW_ADMIN_PASSWORD" \
+  --firstname Admin --lastname User --role Admin --email admin@mlops.local
+airflow users reset-password --username "$AIRFLOW_ADMIN_USER" --password "$AIRFLOW_ADMIN_PASSWORD"
+"""
+
+
+@dataclass
+class AirflowArgs:
+    stack: StackConfig
+    service: ServiceConfig
+    network: pulumi.Input[str]
+    mysql: MySQL
+    database: ServiceDatabase
+
+
+class Airflow(pulumi.ComponentResource):
+    alias: str
+    internal_url: str
+    host_url: str
+    admin_user: str
+    admin_password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:airflow:Airflow", name, None, opts)
+        stack, service, db = args.stack, args.service, args.database
+        self.alias = ALIAS
+        self.internal_url = f"http://{ALIAS}:{INTERNAL_PORT}"
+        self.host_url = f"http://{stack.host_address}:{service.port}"
+        self.admin_user = ADMIN_USER
+        self.admin_password = secret_password(f"{name}-admin-password", "airflowAdminPassword", stack, self)
+
+        # Fernet keys are url-safe base64 of 32 random bytes, padded.
+        fernet = random.RandomId(f"{name}-fernet-key", byte_length=32, opts=pulumi.ResourceOptions(parent=self))
+        fernet_key: pulumi.Output[str] = pulumi.Output.secret(fernet.b64_url.apply(lambda key: key + "="))
+        jwt_secret = generated_secret(f"{name}-jwt-secret", self)
+        api_secret = generated_secret(f"{name}-api-secret-key", self)
+        sql_conn = pulumi.Output.concat(
+            "mysql+mysqldb://",
+            db.user,
+            ":",
+            db.password,
+            "@",
+            args.mysql.internal_host,
+            ":",
+            str(args.mysql.internal_port),
+            "/",
+            db.database,
+            "?charset=utf8mb4",
+        )
+        # Identical in every Airflow container: they share the database, keys and tokens.
+        common_env: pulumi.Output[list[str]] = pulumi.Output.secret(
+            pulumi.Output.all(sql_conn, fernet_key, jwt_secret, api_secret).apply(
+                lambda values: [
+                    "AIRFLOW__CORE__EXECUTOR=LocalExecutor",
+                    f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={values[0]}",
+                    f"AIRFLOW__CORE__FERNET_KEY={values[1]}",
+                    f"AIRFLOW__API_AUTH__JWT_SECRET={values[2]}",
+                    f"AIRFLOW__API__SECRET_KEY={values[3]}",
+                    f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER}",
+                    f"AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://{ALIAS}:{INTERNAL_PORT}/execution/",
+                    "AIRFLOW__CORE__LOAD_EXAMPLES=False",
+                    "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True",
+                ]
+            )
+        )
+        image = local_image(f"{name}-image", service.image, self)
+        logs = data_volume(f"{name}-logs", stack, "airflow-logs", self)
+        log_mount = Mount(logs.name, "/opt/airflow/logs")
+
+        init = docker.Container(
+            f"{name}-init",
+            name=f"{stack.prefix}-airflow-init",
+            image=image.image_id,
+            command=["bash", "-c", INIT_SCRIPT],
+            envs=pulumi.Output.all(common_env, self.admin_password).apply(
+                lambda values: [*values[0], f"AIRFLOW_ADMIN_USER={ADMIN_USER}", f"AIRFLOW_ADMIN_PASSWORD={values[1]}"]
+            ),
+            user="50000:0",
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network)],
+            memory=service.memory_mb,
+            restart="no",
+            must_run=False,
+            attach=True,  # `up` waits for the migration and fails if it fails
+            logs=False,
+            labels=labels(stack, service.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
+        )
+
+        def process(
+            suffix: str,
+            health: str,
+            published: tuple[Published, ...] = (),
+            host_mounts: tuple[tuple[str, str], ...] = (),
+            group_adds: list[str] | None = None,
+        ) -> docker.Container:
+            return service_container(
+                f"{name}-{suffix}",
+                stack=stack,
+                service=service,
+                image=image,
+                network=args.network,
+                alias=ALIAS if suffix == "api-server" else f"{ALIAS}-{suffix}",
+                command=["airflow", suffix],
+                envs=common_env,
+                user="50000:0",
+                mounts=[log_mount],
+                health=[health],
+                start_period="60s",
+                interval="30s",
+                wait_timeout=420,
+                published=published,
+                host_mounts=host_mounts,
+                group_adds=group_adds,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[init]),
+            )
+
+        self.api_server = process(
+            "api-server",
+            f"curl -fsS http://localhost:{INTERNAL_PORT}/api/v2/version",
+            published=(Published(INTERNAL_PORT, service.port),),
+        )
+        # LocalExecutor runs tasks inside the scheduler: it is the one that starts containers.
+        self.scheduler = process(
+            "scheduler",
+            f"curl -fsS http://localhost:{SCHEDULER_HEALTH_PORT}/health",
+            host_mounts=((DOCKER_SOCKET, DOCKER_SOCKET),),
+            group_adds=[str(stack.docker_socket_gid)],
+        )
+        self.dag_processor = process(
+            "dag-processor",
+            'airflow jobs check --job-type DagProcessorJob --hostname "$HOSTNAME"',
+        )
+        self.triggerer = process(
+            "triggerer",
+            'airflow jobs check --job-type TriggererJob --hostname "$HOSTNAME"',
+        )
+        self.register_outputs(
+            {
+                "internalUrl": self.internal_url,
+                "hostUrl": self.host_url,
+                "adminUser": self.admin_user,
+                "adminPassword": self.admin_password,
+            }
+        )

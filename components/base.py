@@ -1,0 +1,178 @@
+"""What every service container of the stack shares: naming, image, volumes, health.
+
+One place for the conventions of shared/DESIGN.md ("Containers"), so each
+service module only says what is particular to its service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components.config import ServiceConfig, StackConfig
+
+STACK_LABEL = "mlops.stack"
+SERVICE_LABEL = "mlops.service"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A container port published on the stack's bind address."""
+
+    internal: int
+    external: int
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A named volume (created by the caller) mounted into a container."""
+
+    volume_name: pulumi.Input[str]
+    container_path: str
+
+
+def labels(stack: StackConfig, service: str) -> list[docker.ContainerLabelArgs]:
+    return [
+        docker.ContainerLabelArgs(label=STACK_LABEL, value=stack.prefix),
+        docker.ContainerLabelArgs(label=SERVICE_LABEL, value=service),
+    ]
+
+
+def local_image(name: str, reference: str, parent: pulumi.Resource) -> docker.RemoteImage:
+    """The service's image, pulled if absent and kept on destroy (other stacks may share it)."""
+    return docker.RemoteImage(
+        name,
+        name=reference,
+        keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def data_volume(name: str, stack: StackConfig, purpose: str, parent: pulumi.Resource) -> docker.Volume:
+    """A named volume for state (`purpose` e.g. "mysql-data"); kept on destroy unless the stack says otherwise."""
+    return docker.Volume(
+        name,
+        name=f"{stack.prefix}-{purpose}",
+        labels=[docker.VolumeLabelArgs(label=STACK_LABEL, value=stack.prefix)],
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=stack.retain_volumes),
+    )
+
+
+def secret_password(
+    name: str,
+    config_key: str,
+    stack: StackConfig,
+    parent: pulumi.Resource,
+    length: int = 32,
+) -> pulumi.Output[str]:
+    """A password from `pulumi config set --secret`, else generated once and kept in state.
+
+    Letters and digits only: these passwords travel through JDBC and SQLAlchemy
+    URLs, shell environments and HTTP basic auth without escaping; 32 of them
+    carry about 190 bits.
+    """
+    if config_key in stack.secrets_set:
+        return pulumi.Output.secret(pulumi.Config().require_secret(config_key))
+    generated = random.RandomPassword(
+        name,
+        length=length,
+        special=False,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return pulumi.Output.secret(generated.result)
+
+
+def generated_secret(name: str, parent: pulumi.Resource, length: int = 32) -> pulumi.Output[str]:
+    """A secret no user ever types (signing keys): always generated."""
+    generated = random.RandomPassword(name, length=length, special=False, opts=pulumi.ResourceOptions(parent=parent))
+    return pulumi.Output.secret(generated.result)
+
+
+def service_container(
+    name: str,
+    *,
+    stack: StackConfig,
+    service: ServiceConfig,
+    image: docker.RemoteImage,
+    network: pulumi.Input[str],
+    alias: str,
+    health: Sequence[str],
+    start_period: str = "30s",
+    interval: str = "10s",
+    wait_timeout: int = 120,
+    published: Sequence[Published] = (),
+    envs: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+    mounts: Sequence[Mount] = (),
+    host_mounts: Sequence[tuple[str, str]] = (),
+    command: Sequence[str] | None = None,
+    user: str | None = None,
+    group_adds: Sequence[str] | None = None,
+    uploads: Sequence[docker.ContainerUploadArgs] | None = None,
+    opts: pulumi.ResourceOptions,
+) -> docker.Container:
+    """A long-running service container: healthy before `up` goes on, restarted on failure."""
+    volumes = [docker.ContainerVolumeArgs(volume_name=m.volume_name, container_path=m.container_path) for m in mounts]
+    volumes += [docker.ContainerVolumeArgs(host_path=h, container_path=c) for h, c in host_mounts]
+    return docker.Container(
+        name,
+        name=f"{stack.prefix}-{alias}",
+        image=image.image_id,
+        hostname=alias,
+        command=list(command) if command else None,
+        envs=envs,
+        user=user,
+        group_adds=list(group_adds) if group_adds else None,
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias])],
+        ports=[
+            docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=stack.bind_address) for p in published
+        ],
+        volumes=volumes or None,
+        uploads=list(uploads) if uploads else None,
+        memory=service.memory_mb,
+        restart="unless-stopped",
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=["CMD-SHELL", *health],
+            interval=interval,
+            timeout="20s",
+            retries=6,
+            start_period=start_period,
+            start_interval="2s",
+        ),
+        wait=True,
+        wait_timeout=wait_timeout,
+        labels=labels(stack, service.name),
+        # A fixed host port cannot be held by old and new container at once.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+    )
+
+
+def client_command(
+    name: str,
+    *,
+    client: str,
+    action: str,
+    environment: pulumi.Input[dict[str, pulumi.Input[str]]],
+    opts: pulumi.ResourceOptions,
+    triggers: Sequence[pulumi.Input[str]] | None = None,
+) -> pulumi_command.local.Command:
+    """Run `python -m mlops_clients.<client> <action>` from the project's virtualenv.
+
+    Inputs and secrets travel in the environment only; output is kept out of
+    the logs and stored as secret, since a service's answer may echo one.
+    The relative interpreter path keeps the command identical on every machine
+    (Pulumi runs commands from the project directory; Pulumi.yaml names .venv).
+    """
+    return pulumi_command.local.Command(
+        name,
+        create=f".venv/bin/python -m mlops_clients.{client} {action}",
+        update=f".venv/bin/python -m mlops_clients.{client} {action}",
+        environment=environment,
+        logging=pulumi_command.local.Logging.STDERR,
+        triggers=list(triggers) if triggers else None,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"])),
+    )

@@ -1,0 +1,117 @@
+"""MySQL: the database server of GitBucket, Airflow (and later MLflow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.base import (
+    Mount,
+    Published,
+    client_command,
+    data_volume,
+    generated_secret,
+    local_image,
+    secret_password,
+    service_container,
+)
+from components.config import ServiceConfig, StackConfig
+
+ALIAS = "mysql"
+INTERNAL_PORT = 3306
+
+
+@dataclass
+class MySQLArgs:
+    stack: StackConfig
+    service: ServiceConfig
+    network: pulumi.Input[str]
+
+
+class MySQL(pulumi.ComponentResource):
+    """The server, its data volume and a generated root password."""
+
+    alias: str
+    internal_host: str
+    internal_port: int
+    host_port: int
+    root_user: str
+    root_password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MySQLArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:mysql:MySQL", name, None, opts)
+        self._name, self._stack = name, args.stack
+        self.alias, self.internal_host, self.internal_port = ALIAS, ALIAS, INTERNAL_PORT
+        self.host_port = args.service.port
+        self.root_user = "root"
+        self.root_password = secret_password(f"{name}-root-password", "mysqlRootPassword", args.stack, self)
+        volume = data_volume(f"{name}-data", args.stack, "mysql-data", self)
+        self.container = service_container(
+            f"{name}-server",
+            stack=args.stack,
+            service=args.service,
+            image=local_image(f"{name}-image", args.service.image, self),
+            network=args.network,
+            alias=ALIAS,
+            envs=[pulumi.Output.concat("MYSQL_ROOT_PASSWORD=", self.root_password)],
+            mounts=[Mount(volume.name, "/var/lib/mysql")],
+            published=[Published(INTERNAL_PORT, args.service.port)],
+            # TCP ping: during first initialisation the server listens on its socket only.
+            health=['MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysqladmin ping -h 127.0.0.1 -uroot --silent'],
+            start_period="60s",
+            wait_timeout=300,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs(
+            {
+                "alias": self.alias,
+                "hostPort": self.host_port,
+                "rootPassword": self.root_password,
+            }
+        )
+
+    def database(self, service: str) -> ServiceDatabase:
+        """A database and a user of its own, named after the service (least privilege)."""
+        return ServiceDatabase(
+            f"{self._name}-db-{service}",
+            ServiceDatabaseArgs(server=self, database=service, user=service),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+@dataclass
+class ServiceDatabaseArgs:
+    server: MySQL
+    database: str
+    user: str
+
+
+class ServiceDatabase(pulumi.ComponentResource):
+    """Created idempotently once the server is healthy; its data lives in the server's volume."""
+
+    database: str
+    user: str
+    password: pulumi.Output[str]
+    ready: pulumi.Resource
+
+    def __init__(self, name: str, args: ServiceDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:mysql:ServiceDatabase", name, None, opts)
+        self.database, self.user = args.database, args.user
+        self.password = generated_secret(f"{name}-password", self)
+        server = args.server
+        self.ready = client_command(
+            f"{name}-ensure",
+            client="mysql",
+            action="ensure-database",
+            environment={
+                "MYSQL_HOST": server._stack.host_address,
+                "MYSQL_PORT": str(server.host_port),
+                "MYSQL_ROOT_PASSWORD": server.root_password,
+                "DB_NAME": args.database,
+                "DB_USER": args.user,
+                "DB_PASSWORD": self.password,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[server.container]),
+        )
+        self.register_outputs({"database": self.database, "user": self.user})

@@ -1,0 +1,94 @@
+"""Per-service databases and users on the stack's MySQL (or MariaDB) server.
+
+`ensure-database` is idempotent: it creates what is missing and re-applies the
+password and grants, so a rotated secret takes effect on the next `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pymysql
+import tenacity
+
+from mlops_clients.common import InputError, ServiceError, env, run_cli
+
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
+SERVICE = "mysql"
+
+
+def _check_identifier(kind: str, value: str) -> None:
+    if not _IDENTIFIER.match(value):
+        raise InputError(f"{kind} '{value}' must be 1-32 letters, digits or underscores")
+
+
+def connect(
+    host: str, port: int, user: str, password: str, database: str | None = None, wait_seconds: float = 120
+) -> pymysql.connections.Connection:
+    """Connect, retrying while the server is still starting; a refused login fails at once."""
+
+    def starting(error: BaseException) -> bool:
+        # 2003/2013: cannot connect / lost connection: the server is not up yet.
+        return isinstance(error, pymysql.err.OperationalError) and error.args[0] in (2003, 2013)
+
+    try:
+        for attempt in tenacity.Retrying(
+            retry=tenacity.retry_if_exception(starting),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=5),
+            stop=tenacity.stop_after_delay(wait_seconds),
+            reraise=True,
+        ):
+            with attempt:
+                return pymysql.connect(
+                    host=host,
+                    port=port,
+                    user=user,
+                    password=password,
+                    database=database,
+                    connect_timeout=5,
+                    autocommit=True,
+                )
+    except pymysql.err.MySQLError as error:
+        raise ServiceError(SERVICE, f"connect to {host}:{port} as {user}", str(error)) from error
+    raise AssertionError("unreachable")
+
+
+def ensure_database(
+    conn: pymysql.connections.Connection,
+    database: str,
+    user: str,
+    password: str,
+    charset: str = "utf8mb4",
+    collation: str = "utf8mb4_unicode_ci",
+) -> dict[str, Any]:
+    """Create database and user if missing; (re)set the password; grant the database only."""
+    _check_identifier("database", database)
+    _check_identifier("user", user)
+    _check_identifier("charset", charset)
+    _check_identifier("collation", collation)
+    if not password:
+        raise InputError("the database password is empty")
+    statements: list[tuple[str, tuple[str, ...]]] = [
+        (f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET {charset} COLLATE {collation}", ()),
+        (f"CREATE USER IF NOT EXISTS '{user}'@'%%' IDENTIFIED BY %s", (password,)),
+        (f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (password,)),
+        (f"GRANT ALL PRIVILEGES ON `{database}`.* TO '{user}'@'%%'", ()),
+    ]
+    with conn.cursor() as cursor:
+        for sql, params in statements:
+            try:
+                cursor.execute(sql, params)  # always format: "%%" becomes "%"
+            except pymysql.err.MySQLError as error:
+                raise ServiceError(SERVICE, sql.split(" IDENTIFIED")[0], str(error)) from error
+    return {"database": database, "user": user}
+
+
+def _ensure_database_from_env() -> dict[str, Any]:
+    conn = connect(env("MYSQL_HOST", "127.0.0.1"), int(env("MYSQL_PORT", "3306")), "root", env("MYSQL_ROOT_PASSWORD"))
+    with conn:
+        return ensure_database(conn, env("DB_NAME"), env("DB_USER"), env("DB_PASSWORD"))
+
+
+if __name__ == "__main__":
+    run_cli({"ensure-database": _ensure_database_from_env})
