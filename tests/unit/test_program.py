@@ -1,0 +1,211 @@
+"""The resource graph of the whole program, under Pulumi's mocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.base import SERVICE_LABEL
+from components.config import ConfigError
+from tests.unit.conftest import BASE_CONFIG, Evaluation, evaluate, is_secret
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+NETWORK = "docker:index/network:Network"
+COMMAND = "command:local:Command"
+COMPONENTS = {
+    "mlops:network:StackNetwork",
+    "mlops:mysql:MySQL",
+    "mlops:minio:Minio",
+    "mlops:gitbucket:GitBucket",
+    "mlops:jenkins:Jenkins",
+    "mlops:airflow:Airflow",
+    "mlops:registry:Registry",
+}
+
+
+def docker_names(evaluation: Evaluation) -> set[str]:
+    return {r.inputs["name"] for r in evaluation.resources.values() if r.type in (CONTAINER, VOLUME, NETWORK)}
+
+
+def test_every_service_is_a_component_and_every_resource_has_a_component_parent(dev: Evaluation) -> None:
+    types = {r.type for r in dev.resources.values()}
+    assert types >= COMPONENTS
+    components = {r.urn for r in dev.resources.values() if r.type.startswith("mlops:")}
+    for resource in dev.resources.values():
+        if resource.type.startswith("mlops:") or resource.type.startswith("pulumi:providers:"):
+            continue
+        assert resource.parent in components, f"{resource.name} is not parented to a component"
+
+
+def test_children_are_named_from_their_instance(dev: Evaluation) -> None:
+    by_urn = dev.resources
+    for resource in dev.resources.values():
+        parent = by_urn.get(resource.parent)
+        if parent is not None:
+            assert resource.name.startswith(parent.name + "-"), (resource.name, parent.name)
+
+
+def test_databases_wait_for_mysql_and_services_wait_for_their_database(dev: Evaluation) -> None:
+    mysql = dev.named("mysql-server")
+    gitbucket_db = dev.named("mysql-db-gitbucket-ensure")
+    airflow_db = dev.named("mysql-db-airflow-ensure")
+    assert dev.depends_on(gitbucket_db, mysql)
+    assert dev.depends_on(airflow_db, mysql)
+    assert dev.depends_on(dev.named("gitbucket-server"), gitbucket_db)
+    assert dev.depends_on(dev.named("airflow-init"), airflow_db)
+    assert not dev.depends_on(dev.named("gitbucket-server"), airflow_db)
+    for process in ("api-server", "scheduler", "dag-processor", "triggerer"):
+        assert dev.depends_on(dev.named(f"airflow-{process}"), dev.named("airflow-init"))
+    assert dev.depends_on(dev.named("gitbucket-root-password-set"), dev.named("gitbucket-server"))
+
+
+def _contains(value: Any, needle: str) -> bool:
+    if isinstance(value, str):
+        return needle in value
+    if isinstance(value, dict):
+        return any(_contains(v, needle) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains(v, needle) for v in value)
+    return False
+
+
+def _plaintext_paths(value: Any, needle: str, path: str = "") -> list[str]:
+    """Where `needle` occurs outside any secret wrapper."""
+    if is_secret(value):
+        return []
+    if isinstance(value, str):
+        return [path] if needle in value else []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _plaintext_paths(v, needle, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _plaintext_paths(v, needle, f"{path}[{i}]")]
+    return []
+
+
+def test_every_generated_secret_reaches_containers_and_commands_only_as_a_secret(dev: Evaluation) -> None:
+    secrets = [f"mock-secret-{r.name}" for r in dev.resources.values() if r.type.startswith("random:")]
+    assert len(secrets) >= 10
+    consumers = [r for r in dev.resources.values() if r.type in (CONTAINER, COMMAND)]
+    used = set()
+    for secret in secrets:
+        for consumer in consumers:
+            assert _plaintext_paths(consumer.inputs, secret) == [], f"{secret} in plaintext in {consumer.name}"
+            if _contains(consumer.inputs, secret):
+                used.add(secret)
+    assert used == set(secrets), f"generated but never used: {set(secrets) - used}"
+
+
+def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Evaluation) -> None:
+    outputs = dev.outputs
+    password_keys = [k for k in outputs if k.endswith("Password")]
+    assert set(password_keys) == {
+        "mysqlRootPassword",
+        "minioRootPassword",
+        "gitbucketAdminPassword",
+        "jenkinsAdminPassword",
+        "airflowAdminPassword",
+    }
+    for key in password_keys:
+        assert is_secret(outputs[key]), key
+    assert outputs["gitbucketUrl"] == "http://127.0.0.1:8080"
+    assert outputs["airflowUrl"] == "http://127.0.0.1:8085"
+    assert not is_secret(outputs["jenkinsUrl"])
+
+
+def test_a_password_set_in_config_is_used_instead_of_a_generated_one() -> None:
+    chosen = "chosen-jenkins-pass"
+    evaluation = evaluate({**BASE_CONFIG, "jenkinsAdminPassword": chosen}, secret_keys=("jenkinsAdminPassword",))
+    names = {r.name for r in evaluation.resources.values()}
+    assert "jenkins-admin-password" not in names
+    jenkins = evaluation.named("jenkins-server")
+    assert _contains(jenkins.inputs, chosen)
+    assert _plaintext_paths(jenkins.inputs, chosen) == []
+
+
+@pytest.mark.parametrize("bind_address", ["127.0.0.1", "0.0.0.0"])
+def test_every_published_port_is_bound_to_the_bind_address(bind_address: str) -> None:
+    evaluation = evaluate({**BASE_CONFIG, "bindAddress": bind_address})
+    ports = [p for c in evaluation.of_type(CONTAINER) for p in c.inputs.get("ports") or []]
+    # mysql, minio s3 + console, gitbucket, jenkins, registry, airflow api
+    assert sorted(p["external"] for p in ports) == [3306, 5000, 8080, 8085, 8090, 9000, 9001]
+    assert {p["ip"] for p in ports} == {bind_address}
+
+
+def test_containers_follow_the_container_conventions(dev: Evaluation) -> None:
+    for container in dev.of_type(CONTAINER):
+        inputs = container.inputs
+        assert inputs["memory"] > 0, container.name
+        assert not inputs.get("privileged"), container.name
+        labels = {label["label"]: label["value"] for label in inputs["labels"]}
+        assert labels["mlops.stack"] == "mlops-stack-dev"
+        if container.name == "airflow-init":
+            assert inputs["restart"] == "no" and inputs["mustRun"] is False
+            continue
+        assert inputs["restart"] == "unless-stopped", container.name
+        assert inputs["wait"] is True and inputs["waitTimeout"] >= 60, container.name
+        assert inputs["healthcheck"]["tests"][0] == "CMD-SHELL", container.name
+        aliases = inputs["networksAdvanced"][0]["aliases"]
+        assert aliases and container.inputs["name"] == f"mlops-stack-dev-{aliases[0]}"
+    mounted = {v["containerPath"] for c in dev.of_type(CONTAINER) for v in c.inputs.get("volumes") or []}
+    assert {"/var/lib/mysql", "/data", "/gitbucket", "/var/jenkins_home", "/opt/airflow/logs"} <= mounted
+
+
+def test_only_jenkins_and_the_airflow_scheduler_get_the_docker_socket(dev: Evaluation) -> None:
+    with_socket = {
+        c.name
+        for c in dev.of_type(CONTAINER)
+        if any(v.get("hostPath") == "/var/run/docker.sock" for v in c.inputs.get("volumes") or [])
+    }
+    assert with_socket == {"jenkins-server", "airflow-scheduler"}
+    for name in with_socket:
+        assert dev.named(name).inputs["groupAdds"] == ["998"]
+
+
+def test_volumes_are_kept_on_destroy_by_default_and_named_per_stack(dev: Evaluation) -> None:
+    names = sorted(v.inputs["name"] for v in dev.of_type(VOLUME))
+    assert names == sorted(
+        f"mlops-stack-dev-{n}"
+        for n in ("mysql-data", "minio-data", "gitbucket-data", "jenkins-home", "airflow-logs", "registry-data")
+    )
+
+
+def test_two_stacks_on_one_host_share_no_docker_name_and_no_urn() -> None:
+    dev = evaluate(BASE_CONFIG, stack="dev")
+    staging = evaluate(BASE_CONFIG, stack="staging")
+    assert docker_names(dev) and docker_names(dev).isdisjoint(docker_names(staging))
+    assert set(dev.resources).isdisjoint(staging.resources)
+    assert len(dev.resources) == len(staging.resources)
+
+
+def test_urns_are_unique(dev: Evaluation) -> None:
+    names = [(r.type, r.name) for r in dev.resources.values()]
+    assert len(names) == len(set(names))
+
+
+def test_disabled_services_register_nothing() -> None:
+    evaluation = evaluate({**BASE_CONFIG, "jenkins": {"enabled": False}, "gitbucket": {"enabled": False}})
+    services = {
+        label["value"]
+        for c in evaluation.of_type(CONTAINER)
+        for label in c.inputs["labels"]
+        if label["label"] == SERVICE_LABEL
+    }
+    assert services == {"mysql", "minio", "registry", "airflow"}
+    assert "jenkinsUrl" not in evaluation.outputs and "gitbucketUrl" not in evaluation.outputs
+
+
+def test_image_overrides_reach_the_image_resources() -> None:
+    evaluation = evaluate({**BASE_CONFIG, "mysql": {"image": "mirror.local:5000/mlops/mariadb:10.11"}})
+    assert evaluation.named("mysql-image").inputs["name"] == "mirror.local:5000/mlops/mariadb:10.11"
+
+
+def test_a_bad_config_registers_no_resource_and_lists_every_problem() -> None:
+    with pytest.raises(ConfigError) as raised:
+        evaluate({**BASE_CONFIG, "mysql": {"port": 70000}, "typo": 1, "airflow": {"image": "Bad Image"}})
+    problems = raised.value.problems
+    assert len(problems) == 3
+    assert any("typo" in p for p in problems)
+    assert any("mysql.port" in p for p in problems)
+    assert any("airflow.image" in p for p in problems)
