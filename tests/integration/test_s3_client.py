@@ -1,0 +1,88 @@
+"""The S3 client against a real S3 server (MinIO, built locally from its Go module)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import botocore.exceptions
+import pytest
+
+from mlops_clients import s3
+from mlops_clients.common import InputError
+from tests.support.containers import S3Server, new_password
+
+pytestmark = pytest.mark.integration
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_buckets_are_created_once(s3_server: S3Server) -> None:
+    client = s3.s3_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
+    first, second = unique("dvc"), unique("mlflow")
+    assert s3.ensure_buckets(client, [first, second])["created"] == [first, second]
+    client.put_object(Bucket=first, Key="kept", Body=b"data")
+    assert s3.ensure_buckets(client, [first, second])["created"] == []
+    assert client.get_object(Bucket=first, Key="kept")["Body"].read() == b"data"
+
+
+@pytest.mark.parametrize("name", ["ab", "Upper", "under_score", "-dash", "a..b", "192.168.1.1", "x" * 64])
+def test_invalid_bucket_names_are_refused_before_any_call(name: str) -> None:
+    with pytest.raises(InputError, match="not a valid S3 bucket name"):
+        s3.ensure_buckets(None, ["valid-one", name])
+
+
+def test_a_scoped_user_reaches_its_bucket_only(s3_server: S3Server) -> None:
+    client = s3.s3_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
+    own, other = unique("own"), unique("other")
+    s3.ensure_buckets(client, [own, other])
+    admin = s3.admin_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
+    user, secret = unique("dvc"), new_password()
+    assert s3.ensure_scoped_user(admin, user, secret, [own])["policy"] == f"{user}-buckets"
+    scoped = s3.s3_client(s3_server.endpoint, user, secret)
+    scoped.put_object(Bucket=own, Key="a.txt", Body=b"x")
+    assert [o["Key"] for o in scoped.list_objects_v2(Bucket=own)["Contents"]] == ["a.txt"]
+    for forbidden in (
+        lambda: scoped.put_object(Bucket=other, Key="a.txt", Body=b"x"),
+        lambda: scoped.list_objects_v2(Bucket=other),
+        lambda: scoped.create_bucket(Bucket=unique("new")),
+        lambda: scoped.list_buckets(),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+            forbidden()
+
+
+def test_ensuring_a_user_again_is_harmless_and_rotates_its_secret(s3_server: S3Server) -> None:
+    client = s3.s3_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
+    bucket = unique("rot")
+    s3.ensure_buckets(client, [bucket])
+    admin = s3.admin_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
+    user, old, new = unique("svc"), new_password(), new_password()
+    s3.ensure_scoped_user(admin, user, old, [bucket])
+    s3.ensure_scoped_user(admin, user, old, [bucket])
+    s3.ensure_scoped_user(admin, user, new, [bucket])
+    s3.s3_client(s3_server.endpoint, user, new).put_object(Bucket=bucket, Key="k", Body=b"v")
+    with pytest.raises(botocore.exceptions.ClientError, match=r"InvalidAccessKeyId|SignatureDoesNotMatch"):
+        s3.s3_client(s3_server.endpoint, user, old).put_object(Bucket=bucket, Key="k", Body=b"v")
+
+
+def test_wrong_root_credentials_name_the_service_and_call(s3_server: S3Server) -> None:
+    environment = {
+        "S3_ENDPOINT": s3_server.endpoint,
+        "S3_ROOT_USER": s3_server.root_user,
+        "S3_ROOT_PASSWORD": "wrong-password",
+        "S3_BUCKETS": unique("never"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_clients.s3", "ensure-buckets"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: s3: create bucket {environment['S3_BUCKETS']} failed:")
+    assert "wrong-password" not in done.stderr

@@ -1,0 +1,100 @@
+"""Real services for integration tests, as containers of the locally built images.
+
+Ports are published on 127.0.0.1 only (tests reach nothing else); every
+container is removed with its anonymous volumes when its fixture ends.
+Outside CI a missing engine or image skips the test with the reason; in CI
+(CI=true) it fails, since .ci/run builds everything first.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+from docker.models.containers import Container
+
+IMAGES = {
+    "mysql": os.environ.get("MLOPS_TEST_MYSQL_IMAGE", "mlops-local/mariadb:10.11"),
+    "minio": os.environ.get("MLOPS_TEST_MINIO_IMAGE", "mlops-local/minio:RELEASE.2025-09-07T16-13-09Z"),
+    "airflow": os.environ.get("MLOPS_TEST_AIRFLOW_IMAGE", "mlops-local/airflow:3.3.2"),
+    "registry": os.environ.get("MLOPS_TEST_REGISTRY_IMAGE", "mlops-local/registry:2"),
+}
+
+
+def unavailable(reason: str) -> None:
+    """Skip outside CI; fail in CI, where everything must have been built."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must provide this: {reason}")
+    pytest.skip(reason)
+
+
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as error:
+        unavailable(f"no Docker engine answers ({error}); run scripts/docker-engine.sh")
+    return client
+
+
+def require_image(client: docker.DockerClient, service: str) -> str:
+    image = IMAGES[service]
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        unavailable(f"image {image} is missing; run scripts/build-images.sh")
+    return image
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: S110 (the service is still starting)
+            pass
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def host_port(container: Container, internal: str) -> int:
+    container.reload()
+    return int(container.ports[internal][0]["HostPort"])
+
+
+@contextmanager
+def running(client: docker.DockerClient, image: str, **kwargs: Any) -> Iterator[Container]:
+    name = f"mlops-test-{uuid.uuid4().hex[:10]}"
+    container = client.containers.run(image, name=name, detach=True, labels={"mlops.test": "true"}, **kwargs)
+    try:
+        yield container
+    finally:
+        container.remove(force=True, v=True)
+
+
+@dataclass(frozen=True)
+class MySQLServer:
+    host: str
+    port: int
+    root_password: str
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    root_user: str
+    root_password: str
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(18)
