@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 
 import botocore.exceptions
 import pytest
@@ -45,14 +46,15 @@ def test_a_scoped_user_reaches_its_bucket_only(s3_server: S3Server) -> None:
     scoped = s3.s3_client(s3_server.endpoint, user, secret)
     scoped.put_object(Bucket=own, Key="a.txt", Body=b"x")
     assert [o["Key"] for o in scoped.list_objects_v2(Bucket=own)["Contents"]] == ["a.txt"]
-    for forbidden in (
+    forbidden: list[Callable[[], object]] = [
         lambda: scoped.put_object(Bucket=other, Key="a.txt", Body=b"x"),
         lambda: scoped.list_objects_v2(Bucket=other),
         lambda: scoped.create_bucket(Bucket=unique("new")),
         lambda: scoped.list_buckets(),
-    ):
+    ]
+    for call in forbidden:
         with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
-            forbidden()
+            call()
 
 
 def test_ensuring_a_user_again_is_harmless_and_rotates_its_secret(s3_server: S3Server) -> None:
