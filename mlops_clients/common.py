@@ -41,3 +41,31 @@ def run_cli(actions: dict[str, Callable[[], Any]], argv: list[str] | None = None
         sys.exit(1)
     print(json.dumps(result, sort_keys=True))
     sys.exit(0)
+
+
+def http_session(user: str | None = None, password: str | None = None, total_retries: int = 8) -> Any:
+    """A requests session that retries while a service starts.
+
+    Refused connections are retried for every method (nothing was sent); error
+    answers (500, 502-504) only for idempotent methods: a POST that failed may
+    have been applied, so it is looked up again on the next run instead.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=total_retries,
+        connect=total_retries,
+        backoff_factor=0.5,
+        backoff_max=10,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}),
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    if user is not None and password is not None:
+        session.auth = (user, password)
+    return session

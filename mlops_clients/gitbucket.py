@@ -1,8 +1,10 @@
-"""GitBucket: replace the well-known root/root password with the stack's secret.
+"""GitBucket: the root password, repositories, their seeded content and push webhooks.
 
 GitBucket has no API to change a password, so the hash is written where
 GitBucket keeps it, in its own database (ACCOUNT.PASSWORD), in the PBKDF2
-format GitBucket itself writes (StringUtil.pbkdf2_sha256).
+format GitBucket itself writes (StringUtil.pbkdf2_sha256). Repositories and
+webhooks go through its REST API v3 (Basic auth: tokens cannot be made by API),
+content through git over smart HTTP. Everything is look-up-then-create.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ import base64
 import hashlib
 import hmac
 import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pymysql
 
 from mlops_clients import mysql
-from mlops_clients.common import InputError, ServiceError, env, run_cli
+from mlops_clients.common import InputError, ServiceError, env, http_session, run_cli
 
 SERVICE = "gitbucket"
 PBKDF2_ITERATIONS = 100_000
@@ -60,6 +67,170 @@ def set_account_password(conn: pymysql.connections.Connection, user: str, passwo
     return {"user": user, "changed": True}
 
 
+_REPO_NAME = re.compile(r"^[a-zA-Z0-9\-+_.]{1,100}$")  # CreateARepository.isValid
+HOOK_EVENTS = ("push",)
+
+
+def check_repo_name(name: str) -> None:
+    if not _REPO_NAME.match(name) or name[0] in "_-":
+        raise InputError(
+            f"'{name}' is not a repository name GitBucket accepts "
+            "(1-100 of a-z A-Z 0-9 - + _ . , not starting with _ or -)"
+        )
+
+
+class GitBucketAPI:
+    """The few REST v3 calls the stack needs, with the answers GitBucket really gives."""
+
+    def __init__(self, base_url: str, user: str, password: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        self.session = http_session(user, password)
+
+    def _call(self, method: str, path: str, expect: tuple[int, ...], **kwargs: Any) -> Any:
+        url = f"{self.base_url}/api/v3{path}"
+        try:
+            response = self.session.request(method, url, timeout=30, **kwargs)
+        except OSError as error:  # requests' ConnectionError is an OSError
+            raise ServiceError(SERVICE, f"{method} {path}", str(error)) from error
+        if response.status_code not in expect:
+            raise ServiceError(SERVICE, f"{method} {path}", f"HTTP {response.status_code}: {response.text[:300]}")
+        return response
+
+    def get_repo(self, owner: str, name: str) -> dict[str, Any] | None:
+        response = self._call("GET", f"/repos/{owner}/{name}", (200, 404))
+        return None if response.status_code == 404 else dict(response.json())
+
+    def ensure_repo(self, name: str, description: str, private: bool = True) -> dict[str, Any]:
+        """Create the caller's repository unless it exists. GitBucket answers 200 with a
+        message (not an error status) when it exists, and 404 to a body it refuses."""
+        check_repo_name(name)
+        existing = self.get_repo(self.user, name)
+        if existing is not None:
+            return {"repo": existing["full_name"], "created": False, "clone_url": existing["clone_url"]}
+        body = {"name": name, "description": description, "private": private, "auto_init": False}
+        answer = self._call("POST", "/user/repos", (200, 201), json=body).json()
+        if "full_name" not in answer:
+            raise ServiceError(SERVICE, "POST /user/repos", str(answer.get("message", answer))[:300])
+        return {"repo": answer["full_name"], "created": True, "clone_url": answer["clone_url"]}
+
+    def ensure_webhook(self, owner: str, repo: str, url: str, events: tuple[str, ...] = HOOK_EVENTS) -> dict[str, Any]:
+        """One hook per URL (GitBucket has a unique key on it): update the one found, else create."""
+        body = {
+            "name": "web",
+            "active": True,
+            "events": list(events),
+            "config": {"url": url, "content_type": "json", "insecure_ssl": "0"},
+        }
+        hooks = self._call("GET", f"/repos/{owner}/{repo}/hooks", (200,)).json()
+        for hook in hooks:
+            if hook.get("config", {}).get("url") == url:
+                if sorted(hook.get("events", [])) == sorted(events):
+                    return {"hook": hook["id"], "changed": False}
+                self._call("PATCH", f"/repos/{owner}/{repo}/hooks/{hook['id']}", (200,), json=body)
+                return {"hook": hook["id"], "changed": True}
+        created = self._call("POST", f"/repos/{owner}/{repo}/hooks", (200, 201), json=body).json()
+        return {"hook": created["id"], "changed": True}
+
+
+# Credentials reach git through its credential protocol, read from the environment
+# at run time: never in a URL, a command line or git's config on disk.
+_CREDENTIAL_HELPER = '!f() { echo "username=${GIT_USERNAME}"; echo "password=${GIT_PASSWORD}"; }; f'
+
+
+def _git(args: list[str], cwd: Path | None, user: str, password: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "GIT_USERNAME": user,
+        "GIT_PASSWORD": password,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_AUTHOR_NAME": "mlops-stack",
+        "GIT_AUTHOR_EMAIL": "mlops-stack@localhost",
+        "GIT_COMMITTER_NAME": "mlops-stack",
+        "GIT_COMMITTER_EMAIL": "mlops-stack@localhost",
+    }
+    command = ["git", "-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}", *args]
+    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
+
+
+def content_hash(source: Path) -> str:
+    """Hash of a directory's files (paths and bytes): what a seed commit would contain."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and not _ignored(p.relative_to(source))):
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _ignored(relative: Path) -> bool:
+    return any(part in ("__pycache__", ".pytest_cache", ".git") for part in relative.parts)
+
+
+def seed_repo(
+    clone_url: str, user: str, password: str, source: Path, branch: str = "main", message: str = "Seed from mlops-stack"
+) -> dict[str, Any]:
+    """Make the branch's tree equal `source`, as one new commit on top of what is there.
+
+    History is never rewritten: files changed in GitBucket since are replaced by
+    the local content in a new commit, and a push that is not a fast-forward
+    (someone pushed meanwhile) fails instead of forcing.
+    """
+    if not source.is_dir():
+        raise InputError(f"seed source {source} is not a directory")
+    with tempfile.TemporaryDirectory(prefix="mlops-seed-") as work:
+        checkout = Path(work) / "repo"
+        cloned = _git(["clone", "--quiet", clone_url, str(checkout)], None, user, password)
+        if cloned.returncode != 0:
+            raise ServiceError(SERVICE, f"git clone {clone_url}", cloned.stderr.strip()[-300:])
+        has_branch = (
+            _git(
+                ["rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}"], checkout, user, password
+            ).returncode
+            == 0
+        )
+        if has_branch:
+            _git(["checkout", "--quiet", "-B", branch, f"origin/{branch}"], checkout, user, password)
+        else:
+            _git(["checkout", "--quiet", "--orphan", branch], checkout, user, password)
+        for entry in checkout.iterdir():
+            if entry.name != ".git":
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        shutil.copytree(
+            source, checkout, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".git")
+        )
+        _git(["add", "--all"], checkout, user, password)
+        if has_branch and _git(["diff", "--cached", "--quiet"], checkout, user, password).returncode == 0:
+            head = _git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
+            return {"branch": branch, "commit": head, "changed": False}
+        committed = _git(["commit", "--quiet", "-m", message], checkout, user, password)
+        if committed.returncode != 0:
+            raise ServiceError(SERVICE, "git commit", committed.stderr.strip()[-300:])
+        pushed = _git(["push", "--quiet", "origin", f"HEAD:refs/heads/{branch}"], checkout, user, password)
+        if pushed.returncode != 0:
+            raise ServiceError(SERVICE, f"git push {branch}", pushed.stderr.strip()[-300:])
+        head = _git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
+        return {"branch": branch, "commit": head, "changed": True}
+
+
+def _api_from_env() -> GitBucketAPI:
+    return GitBucketAPI(env("GITBUCKET_URL"), env("GITBUCKET_USER"), env("GITBUCKET_PASSWORD"))
+
+
+def _ensure_repo_from_env() -> dict[str, Any]:
+    """Create the repository if needed, then seed it from SEED_SOURCE (a directory)."""
+    api = _api_from_env()
+    repo = api.ensure_repo(env("REPO_NAME"), env("REPO_DESCRIPTION", "managed by mlops-stack"))
+    clone_url = f"{api.base_url}/git/{repo['repo']}.git"  # the host's view, not GitBucket's base URL
+    seeded = seed_repo(
+        clone_url, api.user, env("GITBUCKET_PASSWORD"), Path(env("SEED_SOURCE")), env("SEED_BRANCH", "main")
+    )
+    return {**repo, "seed": seeded}
+
+
+def _ensure_webhook_from_env() -> dict[str, Any]:
+    api = _api_from_env()
+    return api.ensure_webhook(env("REPO_OWNER", api.user), env("REPO_NAME"), env("HOOK_URL"))
+
+
 def _set_root_password_from_env() -> dict[str, Any]:
     conn = mysql.connect(
         env("MYSQL_HOST", "127.0.0.1"),
@@ -73,4 +244,10 @@ def _set_root_password_from_env() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    run_cli({"set-root-password": _set_root_password_from_env})
+    run_cli(
+        {
+            "set-root-password": _set_root_password_from_env,
+            "ensure-repo": _ensure_repo_from_env,
+            "ensure-webhook": _ensure_webhook_from_env,
+        }
+    )
