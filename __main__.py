@@ -1,14 +1,14 @@
 """mlops-stack: a self-hosted MLOps platform on one Docker host.
 
-Thin on purpose: read the stack's config once, build the components, export
-where to log in. Everything else lives in components/.
+Thin on purpose: read the stack's config once, build the components and wire
+them, export where to log in. Everything else lives in components/.
 """
 
 import pulumi
 import pulumi_docker as docker
 
 from components import config
-from components.airflow import Airflow, AirflowArgs
+from components.airflow import Airflow, AirflowArgs, AirflowWiring
 from components.gitbucket import GitBucket, GitBucketArgs
 from components.jenkins import Jenkins, JenkinsArgs
 from components.minio import Minio, MinioArgs
@@ -23,6 +23,7 @@ opts = pulumi.ResourceOptions(providers={"docker": provider})
 
 network = StackNetwork("network", StackNetworkArgs(stack=stack), opts)
 pulumi.export("network", network.name)
+wiring = AirflowWiring()
 
 if stack.enabled("mysql"):
     mysql = MySQL("mysql", MySQLArgs(stack=stack, service=services["mysql"], network=network.name), opts)
@@ -31,18 +32,23 @@ if stack.enabled("mysql"):
 
 if stack.enabled("minio"):
     minio = Minio("minio", MinioArgs(stack=stack, service=services["minio"], network=network.name), opts)
+    dvc_user = minio.service_user("dvc", ["de-datapreprocessing"])
+    wiring.minio, wiring.dvc_user = minio, dvc_user
     pulumi.export("minioS3Url", minio.host_url)
     pulumi.export("minioConsoleUrl", minio.console_url)
     pulumi.export("minioRootUser", minio.root_user)
     pulumi.export("minioRootPassword", minio.root_password)
+    pulumi.export("minioBuckets", minio.buckets)
+    pulumi.export("dvcAccessKey", dvc_user.access_key)
+    pulumi.export("dvcSecretKey", dvc_user.secret_key)
 
 if stack.enabled("registry"):
     registry = Registry("registry", RegistryArgs(stack=stack, service=services["registry"], network=network.name), opts)
+    wiring.registry = registry
     pulumi.export("registryUrl", registry.host_url)
     pulumi.export("registryPushPrefix", registry.push_prefix)
 
 if stack.enabled("gitbucket"):
-    gitbucket_db = mysql.database("gitbucket")
     gitbucket = GitBucket(
         "gitbucket",
         GitBucketArgs(
@@ -50,22 +56,40 @@ if stack.enabled("gitbucket"):
             service=services["gitbucket"],
             network=network.name,
             mysql=mysql,
-            database=gitbucket_db,
+            database=mysql.database("gitbucket"),
         ),
         opts,
     )
+    app_repo = gitbucket.repository(
+        "de_datapreprocessing", "gitbucket_repos/de_datapreprocessing", "Data preprocessing job (DVC on MinIO)"
+    )
+    dags_repo = gitbucket.repository("myairflow_dags", "dags", "Airflow DAGs, read by Airflow's git DAG bundle")
+    wiring.gitbucket, wiring.pipeline_repo, wiring.dags_repo = gitbucket, app_repo, dags_repo
     pulumi.export("gitbucketUrl", gitbucket.host_url)
     pulumi.export("gitbucketAdminUser", gitbucket.admin_user)
     pulumi.export("gitbucketAdminPassword", gitbucket.admin_password)
+    pulumi.export("appRepoCloneUrl", app_repo.host_clone_url)
+    pulumi.export("dagsRepoCloneUrl", dags_repo.host_clone_url)
 
 if stack.enabled("jenkins"):
-    jenkins = Jenkins("jenkins", JenkinsArgs(stack=stack, service=services["jenkins"], network=network.name), opts)
+    jenkins = Jenkins(
+        "jenkins",
+        JenkinsArgs(
+            stack=stack,
+            service=services["jenkins"],
+            network=network.name,
+            gitbucket=gitbucket,
+            pipeline_repo=app_repo,
+            registry=registry,
+        ),
+        opts,
+    )
     pulumi.export("jenkinsUrl", jenkins.host_url)
     pulumi.export("jenkinsAdminUser", jenkins.admin_user)
     pulumi.export("jenkinsAdminPassword", jenkins.admin_password)
+    pulumi.export("jenkinsPipelineUrl", jenkins.pipeline_url)
 
 if stack.enabled("airflow"):
-    airflow_db = mysql.database("airflow")
     airflow = Airflow(
         "airflow",
         AirflowArgs(
@@ -73,7 +97,8 @@ if stack.enabled("airflow"):
             service=services["airflow"],
             network=network.name,
             mysql=mysql,
-            database=airflow_db,
+            database=mysql.database("airflow"),
+            wiring=wiring,
         ),
         opts,
     )

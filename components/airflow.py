@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
@@ -19,7 +20,10 @@ from components.base import (
     service_container,
 )
 from components.config import ServiceConfig, StackConfig
+from components.gitbucket import GitBucket, GitRepository
+from components.minio import Minio, S3ServiceUser
 from components.mysql import MySQL, ServiceDatabase
+from components.registry import Registry
 
 ALIAS = "airflow"
 INTERNAL_PORT = 8080
@@ -40,12 +44,85 @@ airflow users reset-password --username "$AIRFLOW_ADMIN_USER" --password "$AIRFL
 
 
 @dataclass
+class AirflowWiring:
+    """What Airflow is connected to when those services are enabled."""
+
+    gitbucket: GitBucket | None = None
+    dags_repo: GitRepository | None = None
+    pipeline_repo: GitRepository | None = None
+    minio: Minio | None = None
+    dvc_user: S3ServiceUser | None = None
+    registry: Registry | None = None
+
+    def ready(self) -> list[pulumi.Resource]:
+        return [r.ready for r in (self.dags_repo, self.pipeline_repo, self.dvc_user) if r is not None]
+
+
+@dataclass
 class AirflowArgs:
     stack: StackConfig
     service: ServiceConfig
     network: pulumi.Input[str]
     mysql: MySQL
     database: ServiceDatabase
+    wiring: AirflowWiring = field(default_factory=AirflowWiring)
+
+
+def wiring_environment(wiring: AirflowWiring, network: str) -> pulumi.Output[list[str]]:
+    """Connections (as AIRFLOW_CONN_* variables: never stored in the metadata database),
+    the DAG bundle read from GitBucket, and what the preprocessing DAG needs to run."""
+    env: list[pulumi.Output[str]] = [pulumi.Output.from_input(f"MLOPS_DOCKER_NETWORK={network}")]
+
+    def conn(name: str, value: pulumi.Output[dict[str, object]]) -> pulumi.Output[str]:
+        return value.apply(lambda v: f"AIRFLOW_CONN_{name.upper()}={json.dumps(v, sort_keys=True)}")
+
+    if wiring.gitbucket is not None:
+        gitbucket = wiring.gitbucket
+
+        def git_conn(repo: GitRepository) -> pulumi.Output[dict[str, object]]:
+            return gitbucket.admin_password.apply(
+                lambda password: {
+                    "conn_type": "git",
+                    "host": repo.internal_clone_url,
+                    "login": gitbucket.admin_user,
+                    "password": password,
+                }
+            )
+
+        if wiring.dags_repo is not None:
+            env.append(conn("gitbucket_dags", git_conn(wiring.dags_repo)))
+            bundle = [
+                {
+                    "name": wiring.dags_repo.repo,
+                    "classpath": "airflow.providers.git.bundles.git.GitDagBundle",
+                    "kwargs": {"git_conn_id": "gitbucket_dags", "tracking_ref": "main", "refresh_interval": 30},
+                }
+            ]
+            env.append(pulumi.Output.from_input(f"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST={json.dumps(bundle)}"))
+        if wiring.pipeline_repo is not None:
+            env.append(conn("gitbucket_default", git_conn(wiring.pipeline_repo)))
+    if wiring.minio is not None and wiring.dvc_user is not None:
+        minio, user = wiring.minio, wiring.dvc_user
+        env.append(
+            conn(
+                "minio_default",
+                user.secret_key.apply(
+                    lambda secret: {
+                        "conn_type": "aws",
+                        "login": user.access_key,
+                        "password": secret,
+                        "extra": {"endpoint_url": minio.internal_url},
+                    }
+                ),
+            )
+        )
+    if wiring.registry is not None:
+        env.append(
+            pulumi.Output.from_input(
+                f"DE_PREPROCESSING_IMAGE={wiring.registry.push_prefix}/de_datapreprocessing:latest"
+            )
+        )
+    return pulumi.Output.all(*env).apply(list)
 
 
 class Airflow(pulumi.ComponentResource):
@@ -83,9 +160,11 @@ class Airflow(pulumi.ComponentResource):
             "?charset=utf8mb4",
         )
         # Identical in every Airflow container: they share the database, keys and tokens.
+        wired = wiring_environment(args.wiring, stack.network_name)
         common_env: pulumi.Output[list[str]] = pulumi.Output.secret(
-            pulumi.Output.all(sql_conn, fernet_key, jwt_secret, api_secret).apply(
+            pulumi.Output.all(sql_conn, fernet_key, jwt_secret, api_secret, wired).apply(
                 lambda values: [
+                    *values[4],
                     "AIRFLOW__CORE__EXECUTOR=LocalExecutor",
                     f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={values[0]}",
                     f"AIRFLOW__CORE__FERNET_KEY={values[1]}",
@@ -105,7 +184,7 @@ class Airflow(pulumi.ComponentResource):
         init = docker.Container(
             f"{name}-init",
             name=f"{stack.prefix}-airflow-init",
-            image=image.image_id,
+            image=image,
             command=["bash", "-c", INIT_SCRIPT],
             envs=pulumi.Output.all(common_env, self.admin_password).apply(
                 lambda values: [*values[0], f"AIRFLOW_ADMIN_USER={ADMIN_USER}", f"AIRFLOW_ADMIN_PASSWORD={values[1]}"]
@@ -118,7 +197,8 @@ class Airflow(pulumi.ComponentResource):
             attach=True,  # `up` waits for the migration and fails if it fails
             logs=False,
             labels=labels(stack, service.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
+            # The DAG repo must exist before the DAG processor first clones it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready, *args.wiring.ready()]),
         )
 
         def process(

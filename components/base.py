@@ -43,14 +43,14 @@ def labels(stack: StackConfig, service: str) -> list[docker.ContainerLabelArgs]:
     ]
 
 
-def local_image(name: str, reference: str, parent: pulumi.Resource) -> docker.RemoteImage:
-    """The service's image, pulled if absent and kept on destroy (other stacks may share it)."""
+def local_image(name: str, reference: str, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The service's image id: pulled if absent, kept on destroy (other stacks may share it)."""
     return docker.RemoteImage(
         name,
         name=reference,
         keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent),
-    )
+    ).image_id
 
 
 def data_volume(name: str, stack: StackConfig, purpose: str, parent: pulumi.Resource) -> docker.Volume:
@@ -98,7 +98,7 @@ def service_container(
     *,
     stack: StackConfig,
     service: ServiceConfig,
-    image: docker.RemoteImage,
+    image: pulumi.Input[str],
     network: pulumi.Input[str],
     alias: str,
     health: Sequence[str],
@@ -121,7 +121,7 @@ def service_container(
     return docker.Container(
         name,
         name=f"{stack.prefix}-{alias}",
-        image=image.image_id,
+        image=image,
         hostname=alias,
         command=list(command) if command else None,
         envs=envs,

@@ -49,6 +49,7 @@ DEFAULT_MEMORY_MB: dict[str, int] = {
 REQUIRES: dict[str, tuple[str, ...]] = {
     "gitbucket": ("mysql",),
     "airflow": ("mysql",),
+    "jenkins": ("gitbucket", "registry"),  # builds the seeded repo, pushes its image
 }
 
 # Passwords a user may set with `pulumi config set --secret`; unset ones are generated.
@@ -114,6 +115,10 @@ class StackConfig:
     def prefix(self) -> str:
         """Prefix of every Docker object name, so stacks can share a host."""
         return f"{self.project}-{self.stack}"
+
+    @property
+    def network_name(self) -> str:
+        return f"{self.prefix}-net"
 
     @property
     def host_address(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 
@@ -17,6 +18,9 @@ from components.base import (
 )
 from components.config import ServiceConfig, StackConfig
 from components.mysql import MySQL, ServiceDatabase
+from mlops_clients.gitbucket import check_repo_name, content_hash
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 ALIAS = "gitbucket"
 INTERNAL_PORT = 8080
@@ -38,6 +42,7 @@ class GitBucket(pulumi.ComponentResource):
     host_url: str
     admin_user: str
     admin_password: pulumi.Output[str]
+    admin_ready: pulumi.Resource
 
     def __init__(self, name: str, args: GitBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gitbucket:GitBucket", name, None, opts)
@@ -87,6 +92,7 @@ class GitBucket(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )
+        self._resource_name = name
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,
@@ -94,4 +100,74 @@ class GitBucket(pulumi.ComponentResource):
                 "adminUser": self.admin_user,
                 "adminPassword": self.admin_password,
             }
+        )
+
+    def api_env(self) -> dict[str, pulumi.Input[str]]:
+        return {
+            "GITBUCKET_URL": self.host_url,
+            "GITBUCKET_USER": self.admin_user,
+            "GITBUCKET_PASSWORD": self.admin_password,
+        }
+
+    def repository(self, repo: str, source: str, description: str) -> GitRepository:
+        """A repository of root's, seeded from a directory of this project (relative path)."""
+        return GitRepository(
+            f"{self._resource_name}-repo-{repo}",
+            GitRepositoryArgs(server=self, repo=repo, source=source, description=description),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+@dataclass
+class GitRepositoryArgs:
+    server: GitBucket
+    repo: str
+    source: str
+    description: str
+
+
+class GitRepository(pulumi.ComponentResource):
+    """Created once, then kept equal to its source: each `up` after the source changed
+    pushes one new commit on top (history is never rewritten; see README)."""
+
+    repo: str
+    internal_clone_url: str
+    host_clone_url: str
+    ready: pulumi.Resource
+
+    def __init__(self, name: str, args: GitRepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:gitbucket:GitRepository", name, None, opts)
+        check_repo_name(args.repo)
+        source_dir = PROJECT_DIR / args.source
+        if not source_dir.is_dir():
+            raise ValueError(f"the seed of repository {args.repo}, {source_dir}, is not a directory")
+        server = args.server
+        self.repo = args.repo
+        self.internal_clone_url = f"{server.internal_url}/git/{server.admin_user}/{args.repo}.git"
+        self.host_clone_url = f"{server.host_url}/git/{server.admin_user}/{args.repo}.git"
+        self.ready = client_command(
+            f"{name}-ensure",
+            client="gitbucket",
+            action="ensure-repo",
+            environment={
+                **server.api_env(),
+                "REPO_NAME": args.repo,
+                "REPO_DESCRIPTION": args.description,
+                "SEED_SOURCE": args.source,
+                # Changes with the content, so a changed seed runs the update (a new commit).
+                "SEED_HASH": content_hash(source_dir),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[server.admin_ready]),
+        )
+        self._server, self._resource_name = server, name
+        self.register_outputs({"cloneUrl": self.host_clone_url, "internalCloneUrl": self.internal_clone_url})
+
+    def webhook(self, purpose: str, url: pulumi.Input[str]) -> pulumi.Resource:
+        """A push webhook to `url`, kept in sync (one per URL)."""
+        return client_command(
+            f"{self._resource_name}-hook-{purpose}",
+            client="gitbucket",
+            action="ensure-webhook",
+            environment={**self._server.api_env(), "REPO_NAME": self.repo, "HOOK_URL": url},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
         )

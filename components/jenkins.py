@@ -1,4 +1,4 @@
-"""Jenkins: the stack's CI, building images through the host's Docker engine."""
+"""Jenkins: the stack's CI, configured as code, building images through the host's Docker engine."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.base import Mount, Published, data_volume, local_image, secret_password, service_container
+from components.base import Mount, Published, data_volume, secret_password, service_container
 from components.config import ServiceConfig, StackConfig
+from components.gitbucket import GitBucket, GitRepository
+from components.registry import Registry
+from mlops_clients.gitbucket import content_hash
 
 ALIAS = "jenkins"
 INTERNAL_PORT = 8080
 ADMIN_USER = "admin"
-ADMIN_SCRIPT = Path(__file__).parent / "files" / "jenkins-admin.groovy"
+PIPELINE_JOB = "de_datapreprocessing_pipeline"
+IMAGE_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "jenkins"
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -23,6 +27,9 @@ class JenkinsArgs:
     stack: StackConfig
     service: ServiceConfig
     network: pulumi.Input[str]
+    gitbucket: GitBucket
+    pipeline_repo: GitRepository
+    registry: Registry
 
 
 class Jenkins(pulumi.ComponentResource):
@@ -31,6 +38,8 @@ class Jenkins(pulumi.ComponentResource):
     host_url: str
     admin_user: str
     admin_password: pulumi.Output[str]
+    pipeline_url: str
+    notify_commit_url: str
 
     def __init__(self, name: str, args: JenkinsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:jenkins:Jenkins", name, None, opts)
@@ -40,25 +49,40 @@ class Jenkins(pulumi.ComponentResource):
         self.host_url = f"http://{stack.host_address}:{service.port}"
         self.admin_user = ADMIN_USER
         self.admin_password = secret_password(f"{name}-admin-password", "jenkinsAdminPassword", stack, self)
+        self.pipeline_url = f"{self.host_url}/job/{PIPELINE_JOB}/"
+        # The git plugin's push notification: re-scans every job whose remote is this URL.
+        self.notify_commit_url = f"{self.internal_url}/git/notifyCommit?url={args.pipeline_repo.internal_clone_url}"
+
+        # Derived from the configured Jenkins image; tagged by content so a change rebuilds.
+        image = docker.Image(
+            f"{name}-image",
+            image_name=f"{stack.prefix}-jenkins:{content_hash(IMAGE_CONTEXT)[:12]}",
+            build=docker.DockerBuildArgs(
+                context=str(IMAGE_CONTEXT),
+                args={"JENKINS_IMAGE": service.image},
+            ),
+            skip_push=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         volume = data_volume(f"{name}-home", stack, "jenkins-home", self)
         self.container = service_container(
             f"{name}-server",
             stack=stack,
             service=service,
-            image=local_image(f"{name}-image", service.image, self),
+            image=image.image_name,
             network=args.network,
             alias=ALIAS,
-            envs=[
-                "JAVA_OPTS=-Djenkins.install.runSetupWizard=false",
-                f"JENKINS_ADMIN_ID={ADMIN_USER}",
-                pulumi.Output.concat("JENKINS_ADMIN_PASSWORD=", self.admin_password),
-            ],
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file="/usr/share/jenkins/ref/init.groovy.d/mlops-admin.groovy.override",
-                    content=ADMIN_SCRIPT.read_text(),
-                )
-            ],
+            envs=pulumi.Output.all(self.admin_password, args.gitbucket.admin_password).apply(
+                lambda secrets: [
+                    f"JENKINS_ADMIN_ID={ADMIN_USER}",
+                    f"JENKINS_ADMIN_PASSWORD={secrets[0]}",
+                    f"JENKINS_URL={self.host_url}/",
+                    f"GITBUCKET_USER={args.gitbucket.admin_user}",
+                    f"GITBUCKET_PASSWORD={secrets[1]}",
+                    f"PIPELINE_REPO_URL={args.pipeline_repo.internal_clone_url}",
+                    f"REGISTRY_PUSH_PREFIX={args.registry.push_prefix}",
+                ]
+            ),
             mounts=[Mount(volume.name, "/var/jenkins_home")],
             # Builds run `docker build/push` against the host's engine (risk: README, Security).
             host_mounts=[(DOCKER_SOCKET, DOCKER_SOCKET)],
@@ -67,13 +91,15 @@ class Jenkins(pulumi.ComponentResource):
             health=[f"curl -fsS -o /dev/null http://localhost:{INTERNAL_PORT}/login"],
             start_period="120s",
             wait_timeout=600,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.pipeline_repo.ready]),
         )
+        self.webhook = args.pipeline_repo.webhook("jenkins", self.notify_commit_url)
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,
                 "hostUrl": self.host_url,
                 "adminUser": self.admin_user,
                 "adminPassword": self.admin_password,
+                "pipelineUrl": self.pipeline_url,
             }
         )

@@ -6,12 +6,23 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.base import Mount, Published, data_volume, local_image, secret_password, service_container
+from components.base import (
+    Mount,
+    Published,
+    client_command,
+    data_volume,
+    generated_secret,
+    local_image,
+    secret_password,
+    service_container,
+)
 from components.config import ServiceConfig, StackConfig
 
 ALIAS = "minio"
 S3_PORT, CONSOLE_PORT = 9000, 9001
 ROOT_USER = "mlops-admin"
+# What the stack stores: DVC's data of the preprocessing repo, then MLflow's artifacts.
+DEFAULT_BUCKETS = ("de-datapreprocessing", "mlflow")
 
 
 @dataclass
@@ -19,6 +30,7 @@ class MinioArgs:
     stack: StackConfig
     service: ServiceConfig
     network: pulumi.Input[str]
+    buckets: tuple[str, ...] = DEFAULT_BUCKETS
 
 
 class Minio(pulumi.ComponentResource):
@@ -28,6 +40,8 @@ class Minio(pulumi.ComponentResource):
     console_url: str
     root_user: str
     root_password: pulumi.Output[str]
+    buckets: list[str]
+    buckets_ready: pulumi.Resource
 
     def __init__(self, name: str, args: MinioArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:minio:Minio", name, None, opts)
@@ -59,8 +73,18 @@ class Minio(pulumi.ComponentResource):
             health=[f"curl -fsS http://localhost:{S3_PORT}/minio/health/live"],
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self._resource_name = name
+        self.buckets = list(args.buckets)
+        self.buckets_ready = client_command(
+            f"{name}-buckets",
+            client="s3",
+            action="ensure-buckets",
+            environment={**self._admin_env(), "S3_BUCKETS": ",".join(self.buckets)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+        )
         self.register_outputs(
             {
+                "buckets": self.buckets,
                 "internalUrl": self.internal_url,
                 "hostUrl": self.host_url,
                 "consoleUrl": self.console_url,
@@ -68,3 +92,49 @@ class Minio(pulumi.ComponentResource):
                 "rootPassword": self.root_password,
             }
         )
+
+    def _admin_env(self) -> dict[str, pulumi.Input[str]]:
+        return {"S3_ENDPOINT": self.host_url, "S3_ROOT_USER": self.root_user, "S3_ROOT_PASSWORD": self.root_password}
+
+    def service_user(self, user: str, buckets: list[str]) -> S3ServiceUser:
+        """A user that can read and write these buckets' objects only: never the root user."""
+        unknown = sorted(set(buckets) - set(self.buckets))
+        if unknown:
+            raise ValueError(f"S3 user {user} asks for buckets the stack does not create: {unknown}")
+        return S3ServiceUser(
+            f"{self._resource_name}-user-{user}",
+            S3ServiceUserArgs(server=self, user=user, buckets=buckets),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+@dataclass
+class S3ServiceUserArgs:
+    server: Minio
+    user: str
+    buckets: list[str]
+
+
+class S3ServiceUser(pulumi.ComponentResource):
+    access_key: str
+    secret_key: pulumi.Output[str]
+    buckets: list[str]
+    ready: pulumi.Resource
+
+    def __init__(self, name: str, args: S3ServiceUserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:minio:S3ServiceUser", name, None, opts)
+        self.access_key, self.buckets = args.user, list(args.buckets)
+        self.secret_key = generated_secret(f"{name}-secret", self)
+        self.ready = client_command(
+            f"{name}-ensure",
+            client="s3",
+            action="ensure-user",
+            environment={
+                **args.server._admin_env(),
+                "S3_USER": args.user,
+                "S3_USER_SECRET": self.secret_key,
+                "S3_USER_BUCKETS": ",".join(args.buckets),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.server.buckets_ready]),
+        )
+        self.register_outputs({"accessKey": self.access_key, "buckets": self.buckets})

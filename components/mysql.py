@@ -41,7 +41,7 @@ class MySQL(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MySQLArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:mysql:MySQL", name, None, opts)
-        self._name, self._stack = name, args.stack
+        self._resource_name, self._stack = name, args.stack
         self.alias, self.internal_host, self.internal_port = ALIAS, ALIAS, INTERNAL_PORT
         self.host_port = args.service.port
         self.root_user = "root"
@@ -74,7 +74,7 @@ class MySQL(pulumi.ComponentResource):
     def database(self, service: str) -> ServiceDatabase:
         """A database and a user of its own, named after the service (least privilege)."""
         return ServiceDatabase(
-            f"{self._name}-db-{service}",
+            f"{self._resource_name}-db-{service}",
             ServiceDatabaseArgs(server=self, database=service, user=service),
             opts=pulumi.ResourceOptions(parent=self),
         )

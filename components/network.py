@@ -23,7 +23,7 @@ class StackNetwork(pulumi.ComponentResource):
         super().__init__("mlops:network:StackNetwork", name, None, opts)
         network = docker.Network(
             f"{name}-bridge",
-            name=f"{args.stack.prefix}-net",
+            name=args.stack.network_name,
             driver="bridge",
             labels=[docker.NetworkLabelArgs(label=STACK_LABEL, value=args.stack.prefix)],
             opts=pulumi.ResourceOptions(parent=self),

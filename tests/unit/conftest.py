@@ -139,3 +139,14 @@ def dev() -> Evaluation:
 
 def is_secret(value: Any) -> bool:
     return rpc.is_rpc_secret(value)
+
+
+def plain(value: Any) -> Any:
+    """The value with every secret wrapper removed (to read what a resource received)."""
+    if is_secret(value):
+        return plain(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -8,7 +8,7 @@ import pytest
 
 from components.base import SERVICE_LABEL
 from components.config import ConfigError
-from tests.unit.conftest import BASE_CONFIG, Evaluation, evaluate, is_secret
+from tests.unit.conftest import BASE_CONFIG, Evaluation, evaluate, is_secret, plain
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -209,3 +209,67 @@ def test_a_bad_config_registers_no_resource_and_lists_every_problem() -> None:
     assert any("typo" in p for p in problems)
     assert any("mysql.port" in p for p in problems)
     assert any("airflow.image" in p for p in problems)
+
+
+def test_buckets_and_the_dvc_user_follow_minio(dev: Evaluation) -> None:
+    buckets = dev.named("minio-buckets")
+    user = dev.named("minio-user-dvc-ensure")
+    assert dev.depends_on(buckets, dev.named("minio-server"))
+    assert dev.depends_on(user, buckets)
+    assert plain(user.inputs["environment"])["S3_USER"] == "dvc"
+    assert plain(user.inputs["environment"])["S3_USER_BUCKETS"] == "de-datapreprocessing"
+    assert plain(buckets.inputs["environment"])["S3_BUCKETS"] == "de-datapreprocessing,mlflow"
+    assert dev.outputs["dvcAccessKey"] == "dvc" and is_secret(dev.outputs["dvcSecretKey"])
+
+
+def test_repos_are_seeded_after_the_root_password_and_hooked_to_jenkins(dev: Evaluation) -> None:
+    admin = dev.named("gitbucket-root-password-set")
+    for repo, source in (("de_datapreprocessing", "gitbucket_repos/de_datapreprocessing"), ("myairflow_dags", "dags")):
+        ensure = dev.named(f"gitbucket-repo-{repo}-ensure")
+        assert dev.depends_on(ensure, admin)
+        assert plain(ensure.inputs["environment"])["SEED_SOURCE"] == source
+        assert len(plain(ensure.inputs["environment"])["SEED_HASH"]) == 64
+    hook = dev.named("gitbucket-repo-de_datapreprocessing-hook-jenkins")
+    assert plain(hook.inputs["environment"])["HOOK_URL"] == (
+        "http://jenkins:8080/git/notifyCommit?url=http://gitbucket:8080/git/root/de_datapreprocessing.git"
+    )
+    assert dev.depends_on(hook, dev.named("gitbucket-repo-de_datapreprocessing-ensure"))
+    assert dev.depends_on(dev.named("jenkins-server"), dev.named("gitbucket-repo-de_datapreprocessing-ensure"))
+    assert dev.outputs["appRepoCloneUrl"] == "http://127.0.0.1:8080/git/root/de_datapreprocessing.git"
+
+
+def test_jenkins_is_built_from_the_configured_image_and_configured_as_code(dev: Evaluation) -> None:
+    image = dev.named("jenkins-image")
+    assert image.inputs["build"]["args"] == {"JENKINS_IMAGE": "jenkins/jenkins:2.568.2-lts-jdk21"}
+    assert image.inputs["skipPush"] is True
+    assert image.inputs["imageName"].startswith("mlops-stack-dev-jenkins:")
+    envs = dev.named("jenkins-server").inputs["envs"]
+    assert is_secret(envs)
+    names = {e.split("=", 1)[0] for e in plain(envs)}
+    assert {"JENKINS_ADMIN_PASSWORD", "GITBUCKET_PASSWORD", "PIPELINE_REPO_URL", "REGISTRY_PUSH_PREFIX"} <= names
+    assert dev.outputs["jenkinsPipelineUrl"] == "http://127.0.0.1:8090/job/de_datapreprocessing_pipeline/"
+
+
+def test_airflow_reads_its_dags_from_gitbucket_and_gets_its_connections(dev: Evaluation) -> None:
+    import json
+
+    init = dev.named("airflow-init")
+    assert dev.depends_on(init, dev.named("gitbucket-repo-myairflow_dags-ensure"))
+    assert dev.depends_on(init, dev.named("minio-user-dvc-ensure"))
+    envs = dict(e.split("=", 1) for e in plain(dev.named("airflow-scheduler").inputs["envs"]))
+    bundle = json.loads(envs["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+    assert bundle[0]["kwargs"]["git_conn_id"] == "gitbucket_dags"
+    dags_conn = json.loads(envs["AIRFLOW_CONN_GITBUCKET_DAGS"])
+    assert dags_conn["host"] == "http://gitbucket:8080/git/root/myairflow_dags.git"
+    assert dags_conn["password"] == "mock-secret-gitbucket-root-password"
+    minio_conn = json.loads(envs["AIRFLOW_CONN_MINIO_DEFAULT"])
+    assert minio_conn["login"] == "dvc" and minio_conn["extra"]["endpoint_url"] == "http://minio:9000"
+    assert envs["DE_PREPROCESSING_IMAGE"] == "localhost:5000/de_datapreprocessing:latest"
+    assert envs["MLOPS_DOCKER_NETWORK"] == "mlops-stack-dev-net"
+
+
+def test_airflow_without_gitbucket_has_no_dag_bundle() -> None:
+    evaluation = evaluate({**BASE_CONFIG, "jenkins": {"enabled": False}, "gitbucket": {"enabled": False}})
+    envs = dict(e.split("=", 1) for e in plain(evaluation.named("airflow-scheduler").inputs["envs"]))
+    assert "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST" not in envs
+    assert "AIRFLOW_CONN_MINIO_DEFAULT" in envs
