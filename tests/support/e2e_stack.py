@@ -1,0 +1,158 @@
+"""Drive the real program with Pulumi's Automation API on a local file backend.
+
+Shared by the end-to-end test and the benchmark. The project is copied into a
+scratch folder (so stack files written by `stack init` never touch the checkout)
+with the project's virtualenv linked in, and runs as the stack `e2e` on the
+config of Pulumi.e2e.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_FILES = ("Pulumi.yaml", "Pulumi.e2e.yaml", "__main__.py", "requirements.txt")
+PROJECT_DIRS = ("components", "mlops_clients", "dags", "gitbucket_repos", "images")
+STACK = "e2e"
+PREFIX = f"mlops-stack-{STACK}"
+PASSPHRASE = "e2e-only-passphrase"  # guards the throwaway state of a test run, nothing else
+
+
+def toolchain_missing() -> str | None:
+    """Why the engine cannot run here, or None."""
+    if shutil.which("pulumi") is None:
+        return "no `pulumi` on PATH (scripts/toolchain.sh builds it; source scripts/env.sh)"
+    return None
+
+
+@dataclass
+class Timings:
+    """Per-resource durations from the engine's own events (seconds)."""
+
+    started: dict[str, float] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+
+    def on_event(self, event: auto.events.EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            self.started[event.resource_pre_event.metadata.urn] = event.timestamp
+        elif event.res_outputs_event is not None:
+            urn = event.res_outputs_event.metadata.urn
+            if urn in self.started:
+                self.durations[urn] = event.timestamp - self.started[urn]
+
+    def slowest_container(self) -> tuple[str, float]:
+        containers = {u: d for u, d in self.durations.items() if "docker:index/container:Container" in u}
+        urn = max(containers, key=lambda u: containers[u])
+        return urn.rsplit("::", 1)[-1], containers[urn]
+
+
+def copy_project(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_FILES:
+        shutil.copy2(PROJECT_DIR / name, target / name)
+    for name in PROJECT_DIRS:
+        shutil.copytree(
+            PROJECT_DIR / name,
+            target / name,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"),
+        )
+    venv = target / ".venv"
+    if not venv.exists():
+        venv.symlink_to(PROJECT_DIR / ".venv")
+    return target
+
+
+@contextmanager
+def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
+    """A fresh `e2e` stack in `scratch`; removes the stack's Docker objects before and after."""
+    remove_docker_objects(volumes=True)
+    work_dir = copy_project(scratch / "project")
+    state = scratch / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_HOME": os.environ.get("PULUMI_HOME", str(Path.home() / ".pulumi")),
+    }
+    stack = auto.create_or_select_stack(
+        stack_name=STACK, work_dir=str(work_dir), opts=auto.LocalWorkspaceOptions(env_vars=env)
+    )
+    try:
+        yield stack
+    finally:
+        try:
+            stack.destroy(on_output=print)
+        finally:
+            remove_docker_objects(volumes=True)
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def stack_containers(all_states: bool = True) -> list[str]:
+    flags = ["-a"] if all_states else []
+    out = docker("ps", *flags, "--filter", f"label=mlops.stack={PREFIX}", "--format", "{{.Names}}")
+    return sorted(out.split()) if out else []
+
+
+def stack_networks() -> list[str]:
+    out = docker("network", "ls", "--filter", f"label=mlops.stack={PREFIX}", "--format", "{{.Name}}")
+    return sorted(out.split()) if out else []
+
+
+def stack_volumes() -> list[str]:
+    out = docker("volume", "ls", "--filter", f"label=mlops.stack={PREFIX}", "--format", "{{.Name}}")
+    return sorted(out.split()) if out else []
+
+
+def remove_docker_objects(volumes: bool) -> None:
+    """Remove what the e2e stack owns, by its label: never anything else (no prune)."""
+    for name in stack_containers():
+        docker("rm", "-f", "-v", name)
+    for name in stack_networks():
+        docker("network", "rm", name)
+    if volumes:
+        for name in stack_volumes():
+            docker("volume", "rm", name)
+
+
+def inspect(name: str) -> dict[str, Any]:
+    return dict(json.loads(docker("inspect", name))[0])
+
+
+def wait_healthy(name: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = inspect(name)["State"]
+        if state.get("Health", {}).get("Status") == "healthy":
+            return
+        time.sleep(2)
+    raise TimeoutError(f"{name} not healthy after {timeout}s")
+
+
+def idle_memory_mib() -> dict[str, float]:
+    """Memory in use per running container of the stack (`docker stats`)."""
+    names = stack_containers(all_states=False)
+    out = docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names)
+    usage: dict[str, float] = {}
+    for line in out.splitlines():
+        name, amount = line.split(" ", 1)
+        value = amount.split("/")[0].strip()
+        number, unit = float(value.rstrip("KMGiB")), value.lstrip("0123456789.")
+        usage[name] = number * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 1024 / 1024}[unit]
+    return usage
