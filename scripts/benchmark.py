@@ -1,0 +1,71 @@
+"""Print the stack's speed and memory figures from one run (README, "Benchmarks").
+
+Cold `up` to a healthy stack, the critical path (the slowest single service's
+create-to-healthy time, from the engine's events), their ratio, a no-op `up`,
+`preview`, `destroy`, the program's evaluation under mocks, and the stack's
+idle memory (`docker stats`). Runs the `e2e` stack: needs the toolchain, a
+Docker engine and the local images (scripts/test.sh sets all of them up).
+
+    source scripts/env.sh && .venv/bin/python scripts/benchmark.py
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support import e2e_stack as e2e
+
+
+def timed(label: str, action: Callable[[], object]) -> float:
+    start = time.monotonic()
+    action()
+    seconds = time.monotonic() - start
+    print(f"{label:<40} {seconds:8.1f} s", flush=True)
+    return seconds
+
+
+def mock_evaluation_seconds() -> float:
+    """One evaluation of the program under Pulumi's mocks, in a fresh interpreter."""
+    code = (
+        "import time, tests.unit.conftest as c; t = time.monotonic(); "
+        "c.evaluate(c.BASE_CONFIG); print(time.monotonic() - t)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=e2e.PROJECT_DIR, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    reason = e2e.toolchain_missing()
+    if reason:
+        print(f"cannot benchmark: {reason}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as scratch, e2e.e2e_stack(Path(scratch)) as stack:
+        timings = e2e.Timings()
+        preview = timed("preview (empty stack)", lambda: stack.preview())
+        cold = timed("cold up to healthy", lambda: stack.up(on_event=timings.on_event))
+        slowest, critical = timings.slowest_container()
+        print(f"{'critical path (' + slowest + ')':<40} {critical:8.1f} s")
+        print(f"{'cold up / critical path':<40} {cold / critical:8.2f}")
+        noop = timed("no-op up", lambda: stack.up())
+        timed("preview (no change)", lambda: stack.preview())
+        time.sleep(30)  # let start-up work settle before reading idle memory
+        memory = e2e.idle_memory_mib()
+        for name, mib in sorted(memory.items()):
+            print(f"  idle memory {name:<34} {mib:8.1f} MiB")
+        print(f"{'idle memory, whole stack':<40} {sum(memory.values()):8.1f} MiB")
+        timed("destroy", lambda: stack.destroy())
+        print(f"{'no-op up / cold up':<40} {noop / cold:8.2f}")
+        print(f"{'preview of an empty stack':<40} {preview:8.1f} s")
+    print(f"{'program evaluation under mocks':<40} {mock_evaluation_seconds():8.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
