@@ -1,0 +1,3 @@
+module mlops-local/minio-shim
+
+go 1.22
