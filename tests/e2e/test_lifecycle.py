@@ -4,8 +4,8 @@ The invariants Pulumi's ProgramTest and Terratest assert: preview, up to a
 healthy stack, a second up with no change, a refresh with no drift, destroy
 leaving nothing but the retained volumes, a state export with no plaintext
 secret, retained data found again, and out-of-band deletion repaired.
-Runs the `e2e` stack (Pulumi.e2e.yaml): GitBucket and Jenkins are disabled
-there because their images cannot be had on this machine.
+Runs the `e2e` stack (Pulumi.e2e.yaml): Jenkins is disabled there and GitBucket
+is a FAKE GitBucket, because their images cannot be had on this machine.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ EXPECTED_CONTAINERS = [
         "registry",
     )
 ]
-EXPECTED_VOLUMES = [f"{e2e.PREFIX}-{n}" for n in ("airflow-logs", "minio-data", "mysql-data", "registry-data")]
+EXPECTED_VOLUMES = [
+    f"{e2e.PREFIX}-{n}" for n in ("airflow-logs", "gitbucket-data", "minio-data", "mysql-data", "registry-data")
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
     if reason:
         unavailable(reason)
     client = docker_client()
-    for service in ("mysql", "minio", "airflow", "registry"):
+    for service in ("mysql", "minio", "airflow", "registry", "gitbucket"):
         require_image(client, service)
     with e2e.e2e_stack(tmp_path_factory.mktemp("e2e")) as created:
         yield created
@@ -71,7 +73,13 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
     assert up.summary.result == "succeeded"
     out = outputs(stack)
     all_outputs = stack.outputs()
-    for key in ("mysqlRootPassword", "minioRootPassword", "airflowAdminPassword", "dvcSecretKey"):
+    for key in (
+        "mysqlRootPassword",
+        "minioRootPassword",
+        "airflowAdminPassword",
+        "dvcSecretKey",
+        "gitbucketAdminPassword",
+    ):
         assert all_outputs[key].secret, key
 
     # Every service container is up and healthy; the one-shot init finished cleanly.
@@ -86,6 +94,7 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
 
     check_mysql(out)
     check_s3(out)
+    check_gitbucket(out)
     check_airflow(out)
 
     # Data a user would keep: a row and an object, for after destroy.
@@ -145,7 +154,7 @@ def mysql_root(out: dict[str, object]) -> pymysql.connections.Connection:
 def check_mysql(out: dict[str, object]) -> None:
     with mysql_root(out).cursor() as cursor:
         cursor.execute("SHOW DATABASES")
-        assert "airflow" in {row[0] for row in cursor.fetchall()}
+        assert {"airflow", "gitbucket"} <= {row[0] for row in cursor.fetchall()}
         cursor.execute("SELECT User, Host FROM mysql.user WHERE User = 'airflow'")
         assert cursor.fetchall() == (("airflow", "%"),)
         cursor.execute("SHOW GRANTS FOR 'airflow'@'%'")
@@ -194,3 +203,30 @@ def check_airflow(out: dict[str, object]) -> None:
     connection = json.loads(shown)[0]
     assert connection["login"] == "dvc"
     assert json.loads(connection["extra"])["endpoint_url"] == "http://minio:9000"
+
+
+def check_gitbucket(out: dict[str, object]) -> None:
+    """The repo wiring against the FAKE GitBucket: root's default password is gone,
+    both repos exist and hold the seeded content."""
+    url = str(out["gitbucketUrl"])
+    user, password = str(out["gitbucketAdminUser"]), str(out["gitbucketAdminPassword"])
+    assert requests.get(f"{url}/api/v3/repos/root/myairflow_dags", auth=(user, "root"), timeout=10).status_code == 401
+    for repo in ("de_datapreprocessing", "myairflow_dags"):
+        answer = requests.get(f"{url}/api/v3/repos/root/{repo}", auth=(user, password), timeout=10)
+        assert answer.status_code == 200, answer.text
+    clone = subprocess.run(
+        [
+            "git",
+            "-c",
+            "credential.helper=",
+            "-c",
+            'credential.helper=!f() { echo "username=$GB_USER"; echo "password=$GB_PASSWORD"; }; f',
+            "ls-remote",
+            str(out["dagsRepoCloneUrl"]),
+        ],
+        env={"GB_USER": user, "GB_PASSWORD": password, "GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "refs/heads/main" in clone.stdout

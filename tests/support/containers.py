@@ -27,6 +27,7 @@ IMAGES = {
     "minio": os.environ.get("MLOPS_TEST_MINIO_IMAGE", "mlops-local/minio:RELEASE.2025-09-07T16-13-09Z"),
     "airflow": os.environ.get("MLOPS_TEST_AIRFLOW_IMAGE", "mlops-local/airflow:3.3.2"),
     "registry": os.environ.get("MLOPS_TEST_REGISTRY_IMAGE", "mlops-local/registry:2"),
+    "gitbucket": os.environ.get("MLOPS_TEST_GITBUCKET_IMAGE", "mlops-local/gitbucket-fake:test"),
 }
 
 
