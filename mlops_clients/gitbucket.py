@@ -168,11 +168,12 @@ def _ignored(relative: Path) -> bool:
 def seed_repo(
     clone_url: str, user: str, password: str, source: Path, branch: str = "main", message: str = "Seed from mlops-stack"
 ) -> dict[str, Any]:
-    """Make the branch's tree equal `source`, as one new commit on top of what is there.
+    """Write `source`'s files onto the branch, as one new commit on top of what is there.
 
-    History is never rewritten: files changed in GitBucket since are replaced by
-    the local content in a new commit, and a push that is not a fast-forward
-    (someone pushed meanwhile) fails instead of forcing.
+    Files of the source are added or updated; nothing else in the repository is
+    deleted, so what the pipeline commits (DVC pointers) and files added in
+    GitBucket survive a re-seed. History is never rewritten: a push that is not
+    a fast-forward (someone pushed meanwhile) fails instead of forcing.
     """
     if not source.is_dir():
         raise InputError(f"seed source {source} is not a directory")
@@ -191,9 +192,6 @@ def seed_repo(
             _git(["checkout", "--quiet", "-B", branch, f"origin/{branch}"], checkout, user, password)
         else:
             _git(["checkout", "--quiet", "--orphan", branch], checkout, user, password)
-        for entry in checkout.iterdir():
-            if entry.name != ".git":
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         shutil.copytree(
             source, checkout, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".git")
         )

@@ -160,6 +160,26 @@ def test_changed_content_becomes_a_new_commit_on_top_never_a_rewrite(
     assert git_show(fake, "evolving", "a.txt") == "2\n"
 
 
+def test_a_reseed_keeps_what_others_committed(api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "job.py").write_text("v1\n")
+    repo = api.ensure_repo("shared", "")
+    gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source)
+    # The pipeline commits a DVC pointer in between.
+    work = tmp_path / "work"
+    helper = gitbucket._git(["clone", "-q", repo["clone_url"], str(work)], None, fake.user, fake.password)
+    assert helper.returncode == 0, helper.stderr
+    (work / "data.csv.dvc").write_text("outs: []\n")
+    for args in (["add", "data.csv.dvc"], ["commit", "-qm", "Data"], ["push", "-q", "origin", "HEAD:main"]):
+        assert gitbucket._git(args, work, fake.user, fake.password).returncode == 0
+    (source / "job.py").write_text("v2\n")
+    gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source, message="Update seed")
+    assert git_show(fake, "shared", "data.csv.dvc") == "outs: []\n"
+    assert git_show(fake, "shared", "job.py") == "v2\n"
+    assert git_log(fake, "shared") == ["Update seed", "Data", "Seed from mlops-stack"]
+
+
 def test_seeding_with_a_wrong_password_fails_without_leaking_it(
     fake: FakeGitBucket, tmp_path: Path, api: gitbucket.GitBucketAPI
 ) -> None:

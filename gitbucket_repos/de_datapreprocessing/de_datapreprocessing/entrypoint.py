@@ -1,0 +1,516 @@
+"""Pipeline entrypoint: clone, run the job at a code version, version the data with DVC, tag, push.
+
+    python -m de_datapreprocessing.entrypoint
+
+Configured by environment variables only (see README.md, "Environment"):
+
+    GIT_REPO_URL (required)      http(s) URL of this repository (user:password@ in it is
+                                 moved to the credential helper, never passed on)
+    GIT_USERNAME, GIT_PASSWORD   credentials, handed to git by a credential helper that
+                                 reads them from the environment (never in argv or a URL)
+    GIT_BRANCH                   branch to version data on, default "main"
+    CODE_REF                     branch, tag or commit of the code to run; default "" =
+                                 head of GIT_BRANCH
+    DVC_REMOTE_URL (required)    e.g. s3://de-datapreprocessing/dvcstore
+    DVC_REMOTE_NAME              default "storage"
+    DVC_S3_ENDPOINT_URL          S3 endpoint (falls back to AWS_ENDPOINT_URL), e.g. http://minio:9000
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+                                 S3 credentials, read from the environment by boto; never
+                                 written to any file
+    GIT_AUTHOR_NAME, GIT_AUTHOR_EMAIL
+                                 identity of the data commit and tag, default
+                                 "mlops-pipeline" <mlops-pipeline@localhost>
+    DATA_SEED, DATA_ROWS         passed to the job (defaults in de_datapreprocessing.raw)
+    WORK_DIR                     where to clone (kept); default a temporary directory (removed)
+
+Stdout carries exactly one line, the last one: JSON
+``{"tag", "data_md5", "commit", "code_commit", "branch", "produced_at", "dvc_remote"}``.
+Everything else (progress, git and dvc output) goes to stderr. Exit status 0 on success,
+1 when a step fails (the message names the step), 2 on bad configuration.
+
+Which commit the data goes on (the main branch is never rewritten or force-pushed):
+- The *code commit* of a ref is the newest first-parent ancestor that is not a data
+  commit (data commits carry the trailer ``Data-Pipeline: de_datapreprocessing``).
+- If CODE_REF has the same code commit as the head of GIT_BRANCH, the data commit goes
+  on top of that head and is pushed to GIT_BRANCH (a fast-forward).
+- Otherwise (an older or different code version) it goes on the branch
+  ``data/<first 12 hex of the code commit>``: on top of that branch if it exists, else
+  as a child of the code commit.
+- If the pointer files did not change (same code, same data), no commit is made: the
+  new tag points at the existing commit that already records this data.
+- The tag is annotated, named by ``tagging.tag_name`` from the code commit's subject and
+  the UTC time the job finished; a name already on the server gets ``_2``, ``_3``, ...
+- Branch and tag are pushed in one atomic push where the server supports it. Data is
+  pushed to the DVC remote *before* anything is pushed to git, so a tag never points at
+  data the remote lacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from de_datapreprocessing.tagging import subject, tag_name, unique_tag_name
+
+DATA_PATH = "data/processed/features.csv"
+PIPELINE_TRAILER = "Data-Pipeline: de_datapreprocessing"
+DEFAULT_AUTHOR = "mlops-pipeline"
+DEFAULT_EMAIL = "mlops-pipeline@localhost"
+# Handed to git through GIT_CONFIG_* variables: reads the credentials from the
+# environment at the moment git asks, so they never appear in argv, a URL or a file.
+CREDENTIAL_HELPER = (
+    '!f() { test "$1" = get || exit 0; '
+    "printf 'username=%s\\n' \"$GIT_USERNAME\"; printf 'password=%s\\n' \"$GIT_PASSWORD\"; }; f"
+)
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable pipeline."""
+
+
+class PipelineError(Exception):
+    """A step failed; ``step`` names it."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
+        self.message = message
+
+
+def log(message: str) -> None:
+    print(f"[de_datapreprocessing] {message}", file=sys.stderr, flush=True)
+
+
+def redact_url(url: str) -> str:
+    """The URL without user information (for logs and errors)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class Config:
+    repo_url: str
+    username: str
+    password: str
+    branch: str
+    code_ref: str
+    remote_url: str
+    remote_name: str
+    s3_endpoint: str
+    author_name: str
+    author_email: str
+    work_dir: Path | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Config:
+        problems: list[str] = []
+        raw_url = env.get("GIT_REPO_URL", "").strip()
+        username = env.get("GIT_USERNAME", "")
+        password = env.get("GIT_PASSWORD", "")
+        if not raw_url:
+            problems.append("GIT_REPO_URL is not set")
+        else:
+            parts = urlsplit(raw_url)
+            if parts.scheme not in ("http", "https", "file", "ssh", "git") and "://" in raw_url:
+                problems.append(f"GIT_REPO_URL has an unsupported scheme {parts.scheme!r}")
+            # user:password@ in the URL: use it as the credentials, keep it out of git's view.
+            if parts.username is not None and not username:
+                username = unquote(parts.username)
+            if parts.password is not None and not password:
+                password = unquote(parts.password)
+        branch = env.get("GIT_BRANCH", "").strip() or "main"
+        code_ref = env.get("CODE_REF", "").strip()
+        for name, value in (("GIT_BRANCH", branch), ("CODE_REF", code_ref)):
+            if value.startswith("-") or any(ord(c) < 32 or c == " " for c in value):
+                problems.append(f"{name}={value!r} is not a valid git ref name")
+        remote_url = env.get("DVC_REMOTE_URL", "").strip()
+        if not remote_url:
+            problems.append("DVC_REMOTE_URL is not set (e.g. s3://de-datapreprocessing/dvcstore)")
+        remote_name = env.get("DVC_REMOTE_NAME", "").strip() or "storage"
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", remote_name):
+            problems.append(f"DVC_REMOTE_NAME={remote_name!r} must be letters, digits, '-' or '_'")
+        if any(ord(c) < 32 for c in username + password):
+            problems.append("GIT_USERNAME / GIT_PASSWORD contain control characters")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        work_dir = env.get("WORK_DIR", "").strip()
+        return cls(
+            repo_url=redact_url(raw_url),
+            username=username,
+            password=password,
+            branch=branch,
+            code_ref=code_ref,
+            remote_url=remote_url,
+            remote_name=remote_name,
+            s3_endpoint=(env.get("DVC_S3_ENDPOINT_URL") or env.get("AWS_ENDPOINT_URL") or "").strip(),
+            author_name=env.get("GIT_AUTHOR_NAME", "").strip() or DEFAULT_AUTHOR,
+            author_email=env.get("GIT_AUTHOR_EMAIL", "").strip() or DEFAULT_EMAIL,
+            work_dir=Path(work_dir) if work_dir else None,
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    tag: str
+    data_md5: str
+    commit: str
+    code_commit: str
+    branch: str
+    produced_at: str
+    dvc_remote: str
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, sort_keys=True)
+
+
+def _is_secret(name: str) -> bool:
+    """Variables the job's process does not get (it runs code from the checked-out ref)."""
+    secrets = ("GIT_PASSWORD", "GIT_USERNAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    return name in secrets or name.startswith("GIT_CONFIG_")
+
+
+class Runner:
+    """Runs git / dvc / the job with a prepared environment; output goes to stderr."""
+
+    def __init__(self, config: Config, base_env: Mapping[str, str]) -> None:
+        self.config = config
+        env = {k: v for k, v in base_env.items() if k not in ("GIT_ASKPASS", "SSH_ASKPASS", "GIT_DIR")}
+        env.update(
+            GIT_TERMINAL_PROMPT="0",
+            GIT_USERNAME=config.username,
+            GIT_PASSWORD=config.password,
+            GIT_AUTHOR_NAME=config.author_name,
+            GIT_AUTHOR_EMAIL=config.author_email,
+            GIT_COMMITTER_NAME=env.get("GIT_COMMITTER_NAME") or config.author_name,
+            GIT_COMMITTER_EMAIL=env.get("GIT_COMMITTER_EMAIL") or config.author_email,
+            DVC_NO_ANALYTICS="1",
+            LC_ALL="C",
+        )
+        # Append to any GIT_CONFIG_* the caller set; the empty value first resets
+        # helpers configured elsewhere (system or global config).
+        count = int(env.get("GIT_CONFIG_COUNT") or 0)
+        for key, value in (("credential.helper", ""), ("credential.helper", CREDENTIAL_HELPER)):
+            env[f"GIT_CONFIG_KEY_{count}"] = key
+            env[f"GIT_CONFIG_VALUE_{count}"] = value
+            count += 1
+        env["GIT_CONFIG_COUNT"] = str(count)
+        self.env = env
+
+    def _scrub(self, text: str) -> str:
+        if self.config.password:
+            text = text.replace(self.config.password, "***")
+        return text
+
+    def run(
+        self,
+        args: Sequence[str],
+        cwd: Path | None,
+        step: str,
+        *,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+        with_secrets: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        full_env = {**self.env, **(env or {})}
+        if not with_secrets:
+            full_env = {k: v for k, v in full_env.items() if not _is_secret(k)}
+        proc = subprocess.run(
+            list(args),
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        output = self._scrub((proc.stdout or "") + (proc.stderr or "")).rstrip()
+        if output and (proc.returncode != 0 or step in ("job", "dvc push")):
+            for line in output.splitlines()[-40:]:
+                print(f"    {line}", file=sys.stderr)
+        if check and proc.returncode != 0:
+            raise PipelineError(step, self._explain(step, output, proc.returncode))
+        return proc
+
+    def git(self, *args: str, cwd: Path | None, step: str, check: bool = True) -> str:
+        return self.run(["git", *args], cwd, step, check=check).stdout.strip()
+
+    def dvc(self, *args: str, cwd: Path, step: str) -> str:
+        return self.run([sys.executable, "-m", "dvc", *args], cwd, step).stdout.strip()
+
+    def _explain(self, step: str, output: str, code: int) -> str:
+        lines = [line.strip() for line in output.splitlines() if line.strip()]
+        errors = [line for line in lines if re.match(r"(ERROR|error|fatal)\b", line)]
+        last = (errors or lines or [f"exit status {code}"])[-1]
+        lowered = output.lower()
+        url = self.config.repo_url
+        if step.startswith("git"):
+            if any(
+                s in lowered
+                for s in (
+                    "authentication failed",
+                    "could not read username",
+                    "could not read password",
+                    "returned error: 401",
+                    "returned error: 403",
+                )
+            ):
+                return f"authentication to {url} was refused (check GIT_USERNAME / GIT_PASSWORD; git said: {last})"
+            if any(
+                s in lowered
+                for s in ("could not resolve host", "failed to connect", "connection refused", "couldn't connect")
+            ):
+                return f"git server unreachable at {url} ({last})"
+            if "non-fast-forward" in lowered or "fetch first" in lowered or "[rejected]" in lowered:
+                return (
+                    f"the server refused the push ({last}): a branch or tag moved while the pipeline ran; "
+                    "nothing was overwritten, run the pipeline again"
+                )
+        if step == "dvc push":
+            return (
+                f"could not upload the data to {self.config.remote_url}"
+                f"{' at ' + self.config.s3_endpoint if self.config.s3_endpoint else ''} "
+                f"(S3 unreachable, bucket missing or credentials refused?): {last}"
+            )
+        return last
+
+
+def code_commit_of(runner: Runner, repo: Path, commit: str) -> str:
+    """Newest first-parent ancestor of ``commit`` that is not a data commit."""
+    found = runner.git(
+        "log",
+        "-1",
+        "--first-parent",
+        "--invert-grep",
+        f"--grep=^{re.escape(PIPELINE_TRAILER)}$",
+        "--format=%H",
+        commit,
+        "--",
+        cwd=repo,
+        step="git log",
+    )
+    if not found:
+        raise PipelineError("CODE_REF", f"{commit} has only data commits in its history, no code commit")
+    return found
+
+
+def resolve_commit(runner: Runner, repo: Path, ref: str) -> str | None:
+    for candidate in (f"refs/remotes/origin/{ref}", f"refs/tags/{ref}", ref):
+        proc = runner.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"], repo, "git rev-parse", check=False
+        )
+        if proc.returncode == 0 and proc.stdout.strip():
+            return proc.stdout.strip()
+    return None
+
+
+def remote_refs(runner: Runner, repo: Path, kind: str) -> dict[str, str]:
+    out = runner.git("ls-remote", f"--{kind}", "origin", cwd=repo, step="git ls-remote")
+    refs: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        refs[ref.removesuffix("^{}")] = sha
+    return refs
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dvc_file_md5(path: Path) -> str:
+    match = re.search(r"^\s*-?\s*md5:\s*([0-9a-f]{32})\s*$", path.read_text(), re.MULTILINE)
+    if not match:
+        raise PipelineError("dvc add", f"no md5 in {path.name}")
+    return match.group(1)
+
+
+def run_pipeline(config: Config, env: Mapping[str, str], work_dir: Path) -> Result:
+    runner = Runner(config, env)
+    repo = work_dir / "repo"
+    if repo.exists():
+        raise PipelineError("setup", f"{repo} already exists; WORK_DIR must not hold an earlier clone")
+
+    log(f"cloning {config.repo_url}")
+    runner.git("clone", "--quiet", "--no-checkout", "--", config.repo_url, str(repo), cwd=work_dir, step="git clone")
+
+    head = (
+        runner.git(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/remotes/origin/{config.branch}^{{commit}}",
+            cwd=repo,
+            step="GIT_BRANCH",
+            check=False,
+        )
+        or None
+    )
+    if head is None:
+        raise PipelineError("GIT_BRANCH", f"branch {config.branch!r} does not exist in {config.repo_url}")
+    if config.code_ref:
+        ref_commit = resolve_commit(runner, repo, config.code_ref)
+        if ref_commit is None:
+            raise PipelineError(
+                "CODE_REF", f"{config.code_ref!r} is not a branch, tag or commit of {config.repo_url}; nothing was run"
+            )
+    else:
+        ref_commit = head
+    code = code_commit_of(runner, repo, ref_commit)
+    code_message = runner.git("log", "-1", "--format=%B", code, "--", cwd=repo, step="git log")
+    log(f"code commit {code[:12]} ({subject(code_message)!r}); {config.branch} is at {head[:12]}")
+
+    if code == code_commit_of(runner, repo, head):
+        target, base = config.branch, head
+    else:
+        target = f"data/{code[:12]}"
+        existing = runner.git(
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/remotes/origin/{target}^{{commit}}",
+            cwd=repo,
+            step="git rev-parse",
+            check=False,
+        )
+        if existing and code_commit_of(runner, repo, existing) != code:
+            raise PipelineError("CODE_REF", f"branch {target} exists but is not based on code commit {code}")
+        base = existing or code
+        log(f"code commit is not the head of {config.branch}: data goes on branch {target}")
+    runner.git("checkout", "--quiet", "--detach", base, cwd=repo, step="git checkout")
+
+    if not (repo / "de_datapreprocessing" / "job.py").is_file():
+        raise PipelineError("job", f"code commit {code} has no de_datapreprocessing/job.py")
+    log(f"running the job of {code[:12]}")
+    python_path = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
+    runner.run(
+        [sys.executable, "-m", "de_datapreprocessing.job", "--output", DATA_PATH],
+        repo,
+        "job",
+        env={"PYTHONPATH": python_path},
+        with_secrets=False,
+    )
+    produced_at = datetime.now(UTC).replace(microsecond=0)
+    data_file = repo / DATA_PATH
+    if not data_file.is_file():
+        raise PipelineError("job", f"the job did not write {DATA_PATH}")
+
+    if not (repo / ".dvc").is_dir():
+        log("no .dvc/ in the repository: dvc init")
+        runner.dvc("init", "--quiet", cwd=repo, step="dvc init")
+    runner.dvc(
+        "remote", "add", "--force", "--default", config.remote_name, config.remote_url, cwd=repo, step="dvc remote"
+    )
+    if config.s3_endpoint:
+        runner.dvc(
+            "remote",
+            "modify",
+            "--local",
+            config.remote_name,
+            "endpointurl",
+            config.s3_endpoint,
+            cwd=repo,
+            step="dvc remote",
+        )
+    runner.dvc("add", "--quiet", DATA_PATH, cwd=repo, step="dvc add")
+    pointer = repo / f"{DATA_PATH}.dvc"
+    data_md5 = dvc_file_md5(pointer)
+    if data_md5 != md5_of(data_file):
+        raise PipelineError("dvc add", f"{pointer.name} records {data_md5}, the file hashes to {md5_of(data_file)}")
+    log(f"data md5 {data_md5}; pushing to {config.remote_url}")
+    runner.dvc("push", "--remote", config.remote_name, cwd=repo, step="dvc push")
+
+    tracked = [
+        f"{DATA_PATH}.dvc",
+        str(Path(DATA_PATH).parent / ".gitignore"),
+        ".dvc/config",
+        ".dvc/.gitignore",
+        ".dvcignore",
+    ]
+    runner.git("add", "--", *[p for p in tracked if (repo / p).exists()], cwd=repo, step="git add")
+    staged = runner.run(["git", "diff", "--cached", "--quiet"], repo, "git diff", check=False).returncode != 0
+    if staged:
+        message = (
+            f"data: {Path(DATA_PATH).name} md5 {data_md5}\n\n"
+            f"Produced at {produced_at.isoformat()} by the de_datapreprocessing pipeline\n"
+            f"from code commit {code} ({subject(code_message)}).\n\n"
+            f"Code-Commit: {code}\nData-Md5: {data_md5}\n{PIPELINE_TRAILER}\n"
+        )
+        runner.git("commit", "--quiet", "--no-verify", "-m", message, cwd=repo, step="git commit")
+    else:
+        log("data pointer unchanged: no new commit, the tag goes on the existing one")
+    commit = runner.git("rev-parse", "HEAD", cwd=repo, step="git rev-parse")
+
+    tags = remote_refs(runner, repo, "tags")
+    name = unique_tag_name(tag_name(code_message, produced_at), (ref.removeprefix("refs/tags/") for ref in tags))
+    annotation = (
+        f"Data version {data_md5} of {DATA_PATH}\n\n"
+        f"Code-Commit: {code}\nData-Md5: {data_md5}\nProduced-At: {produced_at.isoformat()}\n"
+        f"DVC-Remote: {config.remote_url}\n{PIPELINE_TRAILER}\n"
+    )
+    runner.git("tag", "--annotate", "--message", annotation, name, commit, cwd=repo, step="git tag")
+
+    refspecs = [f"{commit}:refs/heads/{target}", f"refs/tags/{name}:refs/tags/{name}"]
+    log(f"pushing {target} and tag {name}")
+    proc = runner.run(["git", "push", "--atomic", "--quiet", "origin", *refspecs], repo, "git push", check=False)
+    if proc.returncode != 0 and "does not support --atomic" in (proc.stderr or ""):
+        log("the server does not support atomic pushes: pushing the branch, then the tag")
+        for spec in refspecs:
+            runner.git("push", "--quiet", "origin", spec, cwd=repo, step="git push")
+    elif proc.returncode != 0:
+        raise PipelineError("git push", runner._explain("git push", runner._scrub(proc.stderr or ""), proc.returncode))
+
+    return Result(
+        tag=name,
+        data_md5=data_md5,
+        commit=commit,
+        code_commit=code,
+        branch=target,
+        produced_at=produced_at.isoformat().replace("+00:00", "Z"),
+        dvc_remote=config.remote_url,
+    )
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    try:
+        config = Config.from_env(env)
+    except ConfigError as error:
+        log(f"ERROR configuration: {error}")
+        return 2
+    work_dir = config.work_dir or Path(tempfile.mkdtemp(prefix="de-preprocessing-"))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        result = run_pipeline(config, env, work_dir)
+    except PipelineError as error:
+        log(f"ERROR [{error.step}] {error.message}")
+        return 1
+    finally:
+        if config.work_dir is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    sys.stderr.flush()
+    print(result.to_json(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
