@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pymysql
@@ -22,7 +21,6 @@ from pulumi import automation as auto
 
 from mlops_clients import s3
 from tests.support import e2e_stack as e2e
-from tests.support.containers import docker_client, require_image, unavailable
 
 pytestmark = pytest.mark.e2e
 
@@ -42,18 +40,6 @@ EXPECTED_CONTAINERS = [
 EXPECTED_VOLUMES = [
     f"{e2e.PREFIX}-{n}" for n in ("airflow-logs", "gitbucket-data", "minio-data", "mysql-data", "registry-data")
 ]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[auto.Stack]:
-    reason = e2e.toolchain_missing()
-    if reason:
-        unavailable(reason)
-    client = docker_client()
-    for service in ("mysql", "minio", "airflow", "registry", "gitbucket"):
-        require_image(client, service)
-    with e2e.e2e_stack(tmp_path_factory.mktemp("e2e")) as created:
-        yield created
 
 
 def changes(summary: auto.UpdateSummary) -> dict[str, int]:
