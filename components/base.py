@@ -103,7 +103,7 @@ def service_container(
     alias: str,
     health: Sequence[str],
     start_period: str = "30s",
-    interval: str = "10s",
+    interval: str = "5s",
     wait_timeout: int = 120,
     published: Sequence[Published] = (),
     envs: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
@@ -140,8 +140,8 @@ def service_container(
             interval=interval,
             timeout="20s",
             retries=6,
+            # No start_interval: it needs Docker API 1.44, and Debian's engine speaks 1.41.
             start_period=start_period,
-            start_interval="2s",
         ),
         wait=True,
         wait_timeout=wait_timeout,

@@ -6,6 +6,10 @@
 //	minio server /data [--address :9000] [--console-address :9001]
 //	MINIO_ROOT_USER / MINIO_ROOT_PASSWORD (and *_FILE)  -> S3 admin identity
 //	:9000 S3 API, /minio/health/{live,ready,cluster}, /minio/v2/metrics/*
+//	:9000 /minio/admin/v3/{add-canned-policy,add-user,user-info,
+//	      idp/builtin/policy/attach|detach}             -> served here (admin.go),
+//	                   state in DIR/.minio-shim/iam.json, enforced through
+//	                   SeaweedFS identities (iam.go, seaweed.go)
 //	:9001 console                                       -> SeaweedFS admin UI
 //	mc ready <alias>  (when called as "mc")             -> readiness check, for
 //	                   the official compose file's health check; no other mc commands
@@ -35,6 +39,7 @@ import (
 // Loopback ports used by weed inside the container (not published).
 const (
 	s3Port      = 8333
+	filerPort   = 8888
 	adminPort   = 12535
 	metricsPort = 9327
 	version     = "RELEASE.2025-09-07T16-13-09Z (mlops-local: SeaweedFS backend)"
@@ -224,11 +229,16 @@ func main() {
 		die("data dir: %v", err)
 	}
 	user, pass := credentials()
+	iam, err := newIAMStore(dirs[0], user, pass, newSeaweedIAM(filerPort, s3Port))
+	if err != nil {
+		die("IAM state: %v", err)
+	}
 
 	weed := exec.Command("weed", "mini",
 		"-dir="+dirs[0],
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", // only this front is reachable
 		fmt.Sprintf("-s3.port=%d", s3Port),
+		fmt.Sprintf("-filer.port=%d", filerPort),
 		"-s3.port.iceberg=0", "-s3.port.lance=0",
 		"-webdav=false",
 		"-master.telemetry=false", // no internet; do not try to phone home
@@ -246,22 +256,48 @@ func main() {
 	s3 := proxy(s3Port, nil)
 	metrics := proxy(metricsPort, func(string) string { return "/metrics" })
 	api := http.NewServeMux()
-	health := func(w http.ResponseWriter, r *http.Request) {
-		if backendHealthy(r.Context()) {
-			w.WriteHeader(http.StatusOK)
+	health := func(needIAM bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if (!needIAM || iam.ready.Load()) && backendHealthy(r.Context()) {
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}
+	api.HandleFunc("/minio/health/live", health(false))
+	api.HandleFunc("/minio/health/ready", health(true))
+	api.HandleFunc("/minio/health/cluster", health(true))
+	api.HandleFunc("/minio/health/cluster/read", health(true))
+	api.Handle("/minio/v2/metrics/", metrics)
+	api.Handle("/minio/admin/", iam)
+	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/" && iam.deniesListBuckets(r) {
+			writeErrorXML(w, r, &errAccessDenied)
 			return
 		}
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-	api.HandleFunc("/minio/health/live", health)
-	api.HandleFunc("/minio/health/ready", health)
-	api.HandleFunc("/minio/health/cluster", health)
-	api.HandleFunc("/minio/health/cluster/read", health)
-	api.Handle("/minio/v2/metrics/", metrics)
-	api.Handle("/", s3)
+		s3.ServeHTTP(w, r)
+	})
 	serve(listenAddr(address), api)
 	serve(listenAddr(console), proxy(adminPort, nil))
 	fmt.Printf("minio (SeaweedFS backend): S3 API %s, console %s, data %s\n", address, console, dirs[0])
+
+	// Push the persisted users to SeaweedFS, then let the admin API and the
+	// readiness checks answer.
+	go func() {
+		for !backendHealthy(context.Background()) {
+			time.Sleep(500 * time.Millisecond)
+		}
+		for {
+			err := iam.reconcile()
+			if err == nil {
+				break
+			}
+			fmt.Fprintf(os.Stderr, "minio: loading IAM state into SeaweedFS: %v (retrying)\n", err)
+			time.Sleep(2 * time.Second)
+		}
+		iam.ready.Store(true)
+	}()
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
