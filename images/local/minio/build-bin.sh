@@ -43,7 +43,7 @@ GOMOD
   mv "$weed_bin.tmp" "$weed_bin"
 fi
 
-# shim: tiny, stdlib only; keyed by a hash of its sources.
+# shim: the MinIO front-end (standard library and golang.org/x/crypto); keyed by a hash of its sources.
 shim_hash="$(cat "$HERE"/shim/go.mod "$HERE"/shim/*.go | sha256sum | cut -c1-16)"
 shim_bin="$CACHE_DIR/go/bin/minio-shim-$shim_hash"
 if [ ! -x "$shim_bin" ]; then
