@@ -173,6 +173,9 @@ class Airflow(pulumi.ComponentResource):
                     f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER}",
                     f"AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://{ALIAS}:{INTERNAL_PORT}/execution/",
                     "AIRFLOW__CORE__LOAD_EXAMPLES=False",
+                    # LocalExecutor forks this many workers up front (default 32: over a
+                    # container's memory limit); tasks here are containers, so few suffice.
+                    "AIRFLOW__CORE__PARALLELISM=4",
                     "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True",
                 ]
             )

@@ -53,15 +53,16 @@ class Jenkins(pulumi.ComponentResource):
         # The git plugin's push notification: re-scans every job whose remote is this URL.
         self.notify_commit_url = f"{self.internal_url}/git/notifyCommit?url={args.pipeline_repo.internal_clone_url}"
 
-        # Derived from the configured Jenkins image; tagged by content so a change rebuilds.
-        image = docker.Image(
+        # Derived from the configured Jenkins image; named by content so a change rebuilds
+        # (a RemoteImage with a build: built by the host's engine, never pushed).
+        image = docker.RemoteImage(
             f"{name}-image",
-            image_name=f"{stack.prefix}-jenkins:{content_hash(IMAGE_CONTEXT)[:12]}",
-            build=docker.DockerBuildArgs(
-                context=str(IMAGE_CONTEXT),
-                args={"JENKINS_IMAGE": service.image},
+            name=f"{stack.prefix}-jenkins:{content_hash(IMAGE_CONTEXT)[:12]}",
+            build=docker.RemoteImageBuildArgs(
+                context="images/jenkins",  # relative to the project: the same on every machine
+                build_args={"JENKINS_IMAGE": service.image},
             ),
-            skip_push=True,
+            keep_locally=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
         volume = data_volume(f"{name}-home", stack, "jenkins-home", self)
@@ -69,7 +70,7 @@ class Jenkins(pulumi.ComponentResource):
             f"{name}-server",
             stack=stack,
             service=service,
-            image=image.image_name,
+            image=image.image_id,
             network=args.network,
             alias=ALIAS,
             envs=pulumi.Output.all(self.admin_password, args.gitbucket.admin_password).apply(

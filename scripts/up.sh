@@ -17,18 +17,15 @@ fi
 if [ "$stack" = "e2e" ]; then
   scripts/build-images.sh
 fi
-# shellcheck source=scripts/env.sh
-source scripts/env.sh
-
 cache="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
-if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-  export PULUMI_CONFIG_PASSPHRASE_FILE="$cache/passphrase"
-  if [ ! -s "$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then
-    mkdir -p "$cache"
-    (umask 077; .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(32))" > "$PULUMI_CONFIG_PASSPHRASE_FILE")
-    echo "made a passphrase for this machine's stacks: $PULUMI_CONFIG_PASSPHRASE_FILE (keep it)"
-  fi
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] \
+   && [ ! -s "$cache/passphrase" ]; then
+  mkdir -p "$cache"
+  (umask 077; .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(32))" > "$cache/passphrase")
+  echo "made a passphrase for this machine's stacks: $cache/passphrase (keep it)"
 fi
+# shellcheck source=scripts/env.sh
+source scripts/env.sh   # PATH, backend, and that passphrase file
 pulumi stack select --create "$stack" --non-interactive
 pulumi up --yes --stack "$stack" "${@:2}"
 echo

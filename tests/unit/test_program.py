@@ -240,9 +240,9 @@ def test_repos_are_seeded_after_the_root_password_and_hooked_to_jenkins(dev: Eva
 
 def test_jenkins_is_built_from_the_configured_image_and_configured_as_code(dev: Evaluation) -> None:
     image = dev.named("jenkins-image")
-    assert image.inputs["build"]["args"] == {"JENKINS_IMAGE": "jenkins/jenkins:2.568.2-lts-jdk21"}
-    assert image.inputs["skipPush"] is True
-    assert image.inputs["imageName"].startswith("mlops-stack-dev-jenkins:")
+    assert image.inputs["build"]["buildArgs"] == {"JENKINS_IMAGE": "jenkins/jenkins:2.568.2-lts-jdk21"}
+    assert image.inputs["build"]["context"].endswith("images/jenkins")
+    assert image.inputs["name"].startswith("mlops-stack-dev-jenkins:")
     envs = dev.named("jenkins-server").inputs["envs"]
     assert is_secret(envs)
     names = {e.split("=", 1)[0] for e in plain(envs)}
