@@ -421,10 +421,11 @@ def run_pipeline(config: Config, env: Mapping[str, str], work_dir: Path) -> Resu
         "remote", "add", "--force", "--default", config.remote_name, config.remote_url, cwd=repo, step="dvc remote"
     )
     if config.s3_endpoint:
+        # Committed (not secret): the remote names the store by its address on the
+        # stack's network (http://minio:9000), so a clone in that network can `dvc pull`.
         runner.dvc(
             "remote",
             "modify",
-            "--local",
             config.remote_name,
             "endpointurl",
             config.s3_endpoint,
