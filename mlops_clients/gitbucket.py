@@ -138,7 +138,8 @@ class GitBucketAPI:
 _CREDENTIAL_HELPER = '!f() { echo "username=${GIT_USERNAME}"; echo "password=${GIT_PASSWORD}"; }; f'
 
 
-def _git(args: list[str], cwd: Path | None, user: str, password: str) -> subprocess.CompletedProcess[str]:
+def run_git(args: list[str], cwd: Path | None, user: str, password: str) -> subprocess.CompletedProcess[str]:
+    """git with credentials given through its credential protocol (see above)."""
     environment = {
         **os.environ,
         "GIT_USERNAME": user,
@@ -179,33 +180,33 @@ def seed_repo(
         raise InputError(f"seed source {source} is not a directory")
     with tempfile.TemporaryDirectory(prefix="mlops-seed-") as work:
         checkout = Path(work) / "repo"
-        cloned = _git(["clone", "--quiet", clone_url, str(checkout)], None, user, password)
+        cloned = run_git(["clone", "--quiet", clone_url, str(checkout)], None, user, password)
         if cloned.returncode != 0:
             raise ServiceError(SERVICE, f"git clone {clone_url}", cloned.stderr.strip()[-300:])
         has_branch = (
-            _git(
+            run_git(
                 ["rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}"], checkout, user, password
             ).returncode
             == 0
         )
         if has_branch:
-            _git(["checkout", "--quiet", "-B", branch, f"origin/{branch}"], checkout, user, password)
+            run_git(["checkout", "--quiet", "-B", branch, f"origin/{branch}"], checkout, user, password)
         else:
-            _git(["checkout", "--quiet", "--orphan", branch], checkout, user, password)
+            run_git(["checkout", "--quiet", "--orphan", branch], checkout, user, password)
         shutil.copytree(
             source, checkout, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".git")
         )
-        _git(["add", "--all"], checkout, user, password)
-        if has_branch and _git(["diff", "--cached", "--quiet"], checkout, user, password).returncode == 0:
-            head = _git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
+        run_git(["add", "--all"], checkout, user, password)
+        if has_branch and run_git(["diff", "--cached", "--quiet"], checkout, user, password).returncode == 0:
+            head = run_git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
             return {"branch": branch, "commit": head, "changed": False}
-        committed = _git(["commit", "--quiet", "-m", message], checkout, user, password)
+        committed = run_git(["commit", "--quiet", "-m", message], checkout, user, password)
         if committed.returncode != 0:
             raise ServiceError(SERVICE, "git commit", committed.stderr.strip()[-300:])
-        pushed = _git(["push", "--quiet", "origin", f"HEAD:refs/heads/{branch}"], checkout, user, password)
+        pushed = run_git(["push", "--quiet", "origin", f"HEAD:refs/heads/{branch}"], checkout, user, password)
         if pushed.returncode != 0:
             raise ServiceError(SERVICE, f"git push {branch}", pushed.stderr.strip()[-300:])
-        head = _git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
+        head = run_git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
         return {"branch": branch, "commit": head, "changed": True}
 
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 from pulumi import automation as auto
 
-from mlops_clients import s3
+from mlops_clients import gitbucket, s3
 from tests.support import e2e_stack as e2e
 
 pytestmark = pytest.mark.e2e
@@ -200,19 +200,6 @@ def check_gitbucket(out: dict[str, object]) -> None:
     for repo in ("de_datapreprocessing", "myairflow_dags"):
         answer = requests.get(f"{url}/api/v3/repos/root/{repo}", auth=(user, password), timeout=10)
         assert answer.status_code == 200, answer.text
-    clone = subprocess.run(
-        [
-            "git",
-            "-c",
-            "credential.helper=",
-            "-c",
-            'credential.helper=!f() { echo "username=$GB_USER"; echo "password=$GB_PASSWORD"; }; f',
-            "ls-remote",
-            str(out["dagsRepoCloneUrl"]),
-        ],
-        env={"GB_USER": user, "GB_PASSWORD": password, "GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    clone = gitbucket.run_git(["ls-remote", str(out["dagsRepoCloneUrl"])], None, user, password)
+    assert clone.returncode == 0, clone.stderr
     assert "refs/heads/main" in clone.stdout

@@ -18,7 +18,7 @@ import pytest
 import requests
 from pulumi import automation as auto
 
-from mlops_clients import s3
+from mlops_clients import gitbucket, s3
 from tests.support import e2e_stack as e2e
 
 pytestmark = pytest.mark.e2e
@@ -113,22 +113,7 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
 
     # The tag is in the code repo, and the data is in the DVC bucket.
     user, password = str(out["gitbucketAdminUser"]), str(out["gitbucketAdminPassword"])
-    tags = subprocess.run(
-        [
-            "git",
-            "-c",
-            "credential.helper=",
-            "-c",
-            'credential.helper=!f() { echo "username=$GB_USER"; echo "password=$GB_PASSWORD"; }; f',
-            "ls-remote",
-            "--tags",
-            str(out["appRepoCloneUrl"]),
-        ],
-        env={"GB_USER": user, "GB_PASSWORD": password, "GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    tags = gitbucket.run_git(["ls-remote", "--tags", str(out["appRepoCloneUrl"])], None, user, password).stdout
     assert f"refs/tags/{tag}" in tags
     dvc = s3.s3_client(str(out["minioS3Url"]), str(out["dvcAccessKey"]), str(out["dvcSecretKey"]))
     objects = dvc.list_objects_v2(Bucket="de-datapreprocessing", Prefix="dvcstore/").get("Contents", [])

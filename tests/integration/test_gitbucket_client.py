@@ -168,11 +168,11 @@ def test_a_reseed_keeps_what_others_committed(api: gitbucket.GitBucketAPI, fake:
     gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source)
     # The pipeline commits a DVC pointer in between.
     work = tmp_path / "work"
-    helper = gitbucket._git(["clone", "-q", repo["clone_url"], str(work)], None, fake.user, fake.password)
+    helper = gitbucket.run_git(["clone", "-q", repo["clone_url"], str(work)], None, fake.user, fake.password)
     assert helper.returncode == 0, helper.stderr
     (work / "data.csv.dvc").write_text("outs: []\n")
     for args in (["add", "data.csv.dvc"], ["commit", "-qm", "Data"], ["push", "-q", "origin", "HEAD:main"]):
-        assert gitbucket._git(args, work, fake.user, fake.password).returncode == 0
+        assert gitbucket.run_git(args, work, fake.user, fake.password).returncode == 0
     (source / "job.py").write_text("v2\n")
     gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source, message="Update seed")
     assert git_show(fake, "shared", "data.csv.dvc") == "outs: []\n"
