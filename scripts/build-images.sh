@@ -171,8 +171,12 @@ build_debian() {
   # The debootstrap tarball is cached: rebuilding the image from it takes seconds.
   local tarball="$CACHE_DIR/debian/bookworm-minbase-$hash.tar"
   if [ ! -s "$tarball" ]; then
-    command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
     [ "$(id -u)" -eq 0 ] || die "debootstrap needs root"
+    if ! command -v debootstrap >/dev/null; then
+      log "installing debootstrap"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=900 \
+        debootstrap >/dev/null || die "debootstrap missing and could not be installed"
+    fi
     rootfs="$CACHE_DIR/debian/rootfs.$$"   # global: the EXIT trap needs it
     mkdir -p "$CACHE_DIR/debian"
     rm -rf "$rootfs"

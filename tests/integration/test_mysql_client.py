@@ -1,4 +1,4 @@
-"""The MySQL client against a real MySQL-compatible server (MariaDB, built locally)."""
+"""The MySQL client against a real MySQL server (9.7, built locally from Debian sid)."""
 
 from __future__ import annotations
 

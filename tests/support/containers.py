@@ -23,7 +23,7 @@ import pytest
 from docker.models.containers import Container
 
 IMAGES = {
-    "mysql": os.environ.get("MLOPS_TEST_MYSQL_IMAGE", "mlops-local/mariadb:10.11"),
+    "mysql": os.environ.get("MLOPS_TEST_MYSQL_IMAGE", "mlops-local/mysql:9.7"),
     "minio": os.environ.get("MLOPS_TEST_MINIO_IMAGE", "mlops-local/minio:RELEASE.2025-09-07T16-13-09Z"),
     "airflow": os.environ.get("MLOPS_TEST_AIRFLOW_IMAGE", "mlops-local/airflow:3.3.2"),
     "registry": os.environ.get("MLOPS_TEST_REGISTRY_IMAGE", "mlops-local/registry:2"),
