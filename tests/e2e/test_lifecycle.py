@@ -32,6 +32,7 @@ EXPECTED_CONTAINERS = [
         "airflow-init",
         "airflow-scheduler",
         "airflow-triggerer",
+        "gitbucket",
         "minio",
         "mysql",
         "registry",
