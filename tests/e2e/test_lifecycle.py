@@ -188,8 +188,9 @@ def check_airflow(out: dict[str, object]) -> None:
         check=True,
     ).stdout
     connection = json.loads(shown)[0]
-    assert connection["login"] == "dvc"
-    assert json.loads(connection["extra"])["endpoint_url"] == "http://minio:9000"
+    assert connection["login"] == "dvc", connection.keys()
+    extra = connection.get("extra_dejson") or json.loads(connection.get("extra") or "{}")
+    assert extra["endpoint_url"] == "http://minio:9000", connection.keys()
 
 
 def check_gitbucket(out: dict[str, object]) -> None:
