@@ -195,6 +195,7 @@ class Airflow(pulumi.ComponentResource):
             user="50000:0",
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network)],
             memory=service.memory_mb,
+            memory_swap=service.memory_mb,
             restart="no",
             must_run=False,
             attach=True,  # `up` waits for the migration and fails if it fails
@@ -223,8 +224,8 @@ class Airflow(pulumi.ComponentResource):
                 user="50000:0",
                 mounts=[log_mount],
                 health=[health],
-                start_period="60s",
-                interval="30s",
+                start_period=60,
+                interval=30,
                 wait_timeout=420,
                 published=published,
                 host_mounts=host_mounts,

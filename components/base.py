@@ -93,6 +93,12 @@ def generated_secret(name: str, parent: pulumi.Resource, length: int = 32) -> pu
     return pulumi.Output.secret(generated.result)
 
 
+def go_duration(seconds: int) -> str:
+    """A duration as Docker reports it back ("1m0s", not "60s"), so a refresh sees no drift."""
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
 def service_container(
     name: str,
     *,
@@ -102,8 +108,8 @@ def service_container(
     network: pulumi.Input[str],
     alias: str,
     health: Sequence[str],
-    start_period: str = "30s",
-    interval: str = "5s",
+    start_period: int = 30,
+    interval: int = 5,
     wait_timeout: int = 120,
     published: Sequence[Published] = (),
     envs: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
@@ -134,14 +140,15 @@ def service_container(
         volumes=volumes or None,
         uploads=list(uploads) if uploads else None,
         memory=service.memory_mb,
+        memory_swap=service.memory_mb,  # no swap beyond the limit (and no diff: Docker's default is 2x)
         restart="unless-stopped",
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=["CMD-SHELL", *health],
-            interval=interval,
-            timeout="20s",
+            interval=go_duration(interval),
+            timeout=go_duration(20),
             retries=6,
             # No start_interval: it needs Docker API 1.44, and Debian's engine speaks 1.41.
-            start_period=start_period,
+            start_period=go_duration(start_period),
         ),
         wait=True,
         wait_timeout=wait_timeout,

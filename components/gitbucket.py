@@ -73,7 +73,7 @@ class GitBucket(pulumi.ComponentResource):
             mounts=[Mount(volume.name, "/gitbucket")],
             published=[Published(INTERNAL_PORT, service.port)],
             health=[f"curl -fsS http://localhost:{INTERNAL_PORT}/api/v3 >/dev/null"],
-            start_period="120s",
+            start_period=120,
             wait_timeout=600,  # the first start against an empty database runs every migration
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
         )

@@ -90,7 +90,7 @@ class Jenkins(pulumi.ComponentResource):
             group_adds=[str(stack.docker_socket_gid)],
             published=[Published(INTERNAL_PORT, service.port)],
             health=[f"curl -fsS -o /dev/null http://localhost:{INTERNAL_PORT}/login"],
-            start_period="120s",
+            start_period=120,
             wait_timeout=600,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.pipeline_repo.ready]),
         )

@@ -59,7 +59,7 @@ class MySQL(pulumi.ComponentResource):
             published=[Published(INTERNAL_PORT, args.service.port)],
             # TCP ping: during first initialisation the server listens on its socket only.
             health=['MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysqladmin ping -h 127.0.0.1 -uroot --silent'],
-            start_period="60s",
+            start_period=60,
             wait_timeout=300,
             opts=pulumi.ResourceOptions(parent=self),
         )
