@@ -102,7 +102,8 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
     assert set(stack.preview().change_summary) <= {auto.OpType.SAME}
 
     # The state holds no secret in plaintext.
-    state_text = json.dumps(stack.export_stack().deployment)
+    state_text = e2e.stored_state_text(stack)
+    assert "ciphertext" in state_text  # secrets are there, encrypted
     for key, value in all_outputs.items():
         if value.secret:
             assert str(value.value) not in state_text, f"{key} is in the state in plaintext"

@@ -156,3 +156,21 @@ def idle_memory_mib() -> dict[str, float]:
         number, unit = float(value.rstrip("KMGiB")), value.lstrip("0123456789.")
         usage[name] = number * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 1024 / 1024}[unit]
     return usage
+
+
+def stored_state_text(stack: auto.Stack) -> str:
+    """Everything the file backend keeps of the stack, as it lies on disk (state,
+    backups, history): the Automation API's export would decrypt the secrets."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace)
+    root = Path(workspace.env_vars["PULUMI_BACKEND_URL"].removeprefix("file://")) / ".pulumi"
+    texts = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            import gzip
+
+            data = gzip.decompress(data)
+        texts.append(data.decode(errors="replace"))
+    assert texts, f"no state under {root}"
+    return "\n".join(texts)
