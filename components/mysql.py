@@ -57,8 +57,9 @@ class MySQL(pulumi.ComponentResource):
             envs=[pulumi.Output.concat("MYSQL_ROOT_PASSWORD=", self.root_password)],
             mounts=[Mount(volume.name, "/var/lib/mysql")],
             published=[Published(INTERNAL_PORT, args.service.port)],
-            # TCP ping: during first initialisation the server listens on its socket only.
-            health=['MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysqladmin ping -h 127.0.0.1 -uroot --silent'],
+            # A real login over TCP: `mysqladmin ping` also succeeds on "access denied", e.g.
+            # against the first-initialisation server, before the root password is set.
+            health=['MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -h 127.0.0.1 -uroot -e "SELECT 1" >/dev/null'],
             start_period=60,
             wait_timeout=300,
             opts=pulumi.ResourceOptions(parent=self),
