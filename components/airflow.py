@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from components.base import (
     Mount,
     Published,
     data_volume,
+    generated_fernet_key,
     generated_secret,
     labels,
     local_image,
@@ -142,10 +142,9 @@ class Airflow(pulumi.ComponentResource):
         self.admin_password = secret_password(f"{name}-admin-password", "airflowAdminPassword", stack, self)
 
         # Fernet keys are url-safe base64 of 32 random bytes, padded.
-        fernet = random.RandomId(f"{name}-fernet-key", byte_length=32, opts=pulumi.ResourceOptions(parent=self))
-        fernet_key: pulumi.Output[str] = pulumi.Output.secret(fernet.b64_url.apply(lambda key: key + "="))
-        jwt_secret = generated_secret(f"{name}-jwt-secret", self)
-        api_secret = generated_secret(f"{name}-api-secret-key", self)
+        fernet_key = generated_fernet_key(f"{name}-fernet-key", stack, self)
+        jwt_secret = generated_secret(f"{name}-jwt-secret", stack, self)
+        api_secret = generated_secret(f"{name}-api-secret-key", stack, self)
         sql_conn = pulumi.Output.concat(
             "mysql+mysqldb://",
             db.user,

@@ -6,6 +6,10 @@ service module only says what is particular to its service.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,7 +18,7 @@ import pulumi_command
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config import ServiceConfig, StackConfig
+from components.config import SECRET_SEED_KEY, ServiceConfig, StackConfig
 
 STACK_LABEL = "mlops.stack"
 SERVICE_LABEL = "mlops.service"
@@ -68,29 +72,55 @@ def secret_password(
     config_key: str,
     stack: StackConfig,
     parent: pulumi.Resource,
-    length: int = 32,
 ) -> pulumi.Output[str]:
-    """A password from `pulumi config set --secret`, else generated once and kept in state.
-
-    Letters and digits only: these passwords travel through JDBC and SQLAlchemy
-    URLs, shell environments and HTTP basic auth without escaping; 32 of them
-    carry about 190 bits.
-    """
+    """A password a user may choose (`pulumi config set --secret <config_key>`), else generated."""
     if config_key in stack.secrets_set:
         return pulumi.Output.secret(pulumi.Config().require_secret(config_key))
-    generated = random.RandomPassword(
-        name,
-        length=length,
-        special=False,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+    return generated_secret(name, stack, parent)
+
+
+def generated_secret(name: str, stack: StackConfig, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """32 letters and digits (about 190 bits): safe in JDBC/SQLAlchemy URLs, shells and basic auth.
+
+    With the stack's `secretSeed` (config, encrypted) it is derived from the seed
+    and `name`, so it survives `pulumi destroy`: retained volumes keep the
+    passwords they were made with, and a later `up` must present the same ones.
+    Without a seed (only allowed when volumes are not retained) it is a
+    RandomPassword, kept in the stack's state.
+    """
+    if stack.has_secret_seed:
+        seed = pulumi.Config().require_secret(SECRET_SEED_KEY)
+        return pulumi.Output.secret(seed.apply(lambda value: derive_password(value, name)))
+    generated = random.RandomPassword(name, length=32, special=False, opts=pulumi.ResourceOptions(parent=parent))
     return pulumi.Output.secret(generated.result)
 
 
-def generated_secret(name: str, parent: pulumi.Resource, length: int = 32) -> pulumi.Output[str]:
-    """A secret no user ever types (signing keys): always generated."""
-    generated = random.RandomPassword(name, length=length, special=False, opts=pulumi.ResourceOptions(parent=parent))
-    return pulumi.Output.secret(generated.result)
+def generated_fernet_key(name: str, stack: StackConfig, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """A Fernet key (url-safe base64 of 32 random bytes, padded), seeded like `generated_secret`."""
+    if stack.has_secret_seed:
+        seed = pulumi.Config().require_secret(SECRET_SEED_KEY)
+        return pulumi.Output.secret(
+            seed.apply(lambda value: base64.urlsafe_b64encode(derive_bytes(value, name)).decode())
+        )
+    generated = random.RandomId(name, byte_length=32, opts=pulumi.ResourceOptions(parent=parent))
+    return pulumi.Output.secret(generated.b64_url.apply(lambda key: key + "="))
+
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def derive_bytes(seed: str, name: str) -> bytes:
+    return hmac.new(seed.encode(), f"mlops-stack/{name}".encode(), hashlib.sha256).digest()
+
+
+def derive_password(seed: str, name: str, length: int = 32) -> str:
+    """Deterministic, uniform over letters and digits (rejection-free: 62**32 < 2**256)."""
+    number = int.from_bytes(derive_bytes(seed, name), "big")
+    chars = []
+    for _ in range(length):
+        number, index = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[index])
+    return "".join(chars)
 
 
 def go_duration(seconds: int) -> str:

@@ -61,8 +61,12 @@ SECRET_KEYS: tuple[str, ...] = (
     "airflowAdminPassword",
 )
 
+# The seed the stack's generated passwords derive from (config, so it outlives `destroy`).
+SECRET_SEED_KEY = "secretSeed"  # noqa: S105 (a config key, not a secret)
+MIN_SEED_LENGTH = 16
+
 TOP_LEVEL_KEYS: frozenset[str] = frozenset(
-    {"bindAddress", "dockerHost", "dockerSocketGid", "retainVolumes", *DEFAULT_IMAGES, *SECRET_KEYS}
+    {"bindAddress", "dockerHost", "dockerSocketGid", "retainVolumes", SECRET_SEED_KEY, *DEFAULT_IMAGES, *SECRET_KEYS}
 )
 SERVICE_KEYS: frozenset[str] = frozenset({"enabled", "image", "memoryMb", "port", "consolePort"})
 MIN_MEMORY_MB = 64
@@ -110,6 +114,7 @@ class StackConfig:
     docker_socket_gid: int | None
     services: dict[str, ServiceConfig]
     secrets_set: frozenset[str] = field(default_factory=frozenset)
+    has_secret_seed: bool = False
 
     @property
     def prefix(self) -> str:
@@ -168,6 +173,18 @@ def load(
         elif key in raw and (not isinstance(raw[key], str) or len(raw[key]) < 8):
             problems.append(f"'{key}' must be a string of at least 8 characters")
 
+    has_seed = SECRET_SEED_KEY in raw
+    if has_seed and SECRET_SEED_KEY not in secret_keys:
+        problems.append(f"'{SECRET_SEED_KEY}' is stored in plaintext: set it with `pulumi config set --secret`")
+    elif has_seed and (not isinstance(raw[SECRET_SEED_KEY], str) or len(raw[SECRET_SEED_KEY]) < MIN_SEED_LENGTH):
+        problems.append(f"'{SECRET_SEED_KEY}' must be a string of at least {MIN_SEED_LENGTH} characters")
+    elif retain_volumes and not has_seed:
+        problems.append(
+            f"retainVolumes is true but '{SECRET_SEED_KEY}' is not set: after `pulumi destroy` a new `up` would "
+            "generate passwords the retained data does not know. Set it once (scripts/up.sh does): "
+            f'pulumi config set --secret {SECRET_SEED_KEY} "$(openssl rand -base64 32)"'
+        )
+
     services = {name: _service(name, raw.get(name), problems) for name in DEFAULT_IMAGES}
 
     used_ports: dict[int, str] = {}
@@ -199,6 +216,7 @@ def load(
         docker_socket_gid=gid,
         services=services,
         secrets_set=frozenset(k for k in SECRET_KEYS if k in raw),
+        has_secret_seed=has_seed,
     )
 
 
@@ -306,7 +324,7 @@ def from_pulumi() -> StackConfig:
         key = full_key[len(namespace) :]
         if runtime_config.is_config_secret(full_key):
             secret_keys.add(key)
-        if key in SECRET_KEYS or not isinstance(value, str):
+        if key in SECRET_KEYS or key == SECRET_SEED_KEY or not isinstance(value, str):
             raw[key] = value
             continue
         try:

@@ -73,7 +73,7 @@ class Minio(pulumi.ComponentResource):
             health=[f"curl -fsS http://localhost:{S3_PORT}/minio/health/live"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._resource_name = name
+        self._resource_name, self._stack = name, stack
         self.buckets = list(args.buckets)
         self.buckets_ready = client_command(
             f"{name}-buckets",
@@ -124,7 +124,7 @@ class S3ServiceUser(pulumi.ComponentResource):
     def __init__(self, name: str, args: S3ServiceUserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:minio:S3ServiceUser", name, None, opts)
         self.access_key, self.buckets = args.user, list(args.buckets)
-        self.secret_key = generated_secret(f"{name}-secret", self)
+        self.secret_key = generated_secret(f"{name}-secret", args.server._stack, self)
         self.ready = client_command(
             f"{name}-ensure",
             client="s3",

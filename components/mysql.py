@@ -99,7 +99,7 @@ class ServiceDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:mysql:ServiceDatabase", name, None, opts)
         self.database, self.user = args.database, args.user
-        self.password = generated_secret(f"{name}-password", self)
+        self.password = generated_secret(f"{name}-password", args.server._stack, self)
         server = args.server
         self.ready = client_command(
             f"{name}-ensure",

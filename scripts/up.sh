@@ -27,6 +27,11 @@ fi
 # shellcheck source=scripts/env.sh
 source scripts/env.sh   # PATH, backend, and that passphrase file
 pulumi stack select --create "$stack" --non-interactive
+# Generated passwords derive from this seed, so they outlive `destroy` with the retained volumes.
+if ! pulumi config get secretSeed --stack "$stack" >/dev/null 2>&1; then
+  .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(32))" \
+    | pulumi config set --secret secretSeed --stack "$stack"
+fi
 pulumi up --yes --stack "$stack" "${@:2}"
 echo
 echo "Where to log in: pulumi stack output --stack $stack  (add --show-secrets for the passwords)"

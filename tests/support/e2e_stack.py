@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -91,6 +92,8 @@ def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
     stack = auto.create_or_select_stack(
         stack_name=STACK, work_dir=str(work_dir), opts=auto.LocalWorkspaceOptions(env_vars=env)
     )
+    # Retained volumes need passwords that outlive destroy: a seed, as scripts/up.sh sets.
+    stack.set_config("secretSeed", auto.ConfigValue(value=secrets.token_urlsafe(32), secret=True))
     try:
         yield stack
     finally:

@@ -129,7 +129,8 @@ def evaluate(config: dict[str, Any], secret_keys: tuple[str, ...] = (), stack: s
 
 
 # A socket group is given explicitly: unit tests must not depend on this machine's Docker.
-BASE_CONFIG: dict[str, Any] = {"dockerSocketGid": 998}
+# Volumes not retained: passwords come from RandomPassword (the seeded path is tested apart).
+BASE_CONFIG: dict[str, Any] = {"dockerSocketGid": 998, "retainVolumes": False}
 
 
 @pytest.fixture(scope="module")

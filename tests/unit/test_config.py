@@ -14,15 +14,21 @@ def no_socket(_: str) -> int | None:
 
 
 def problems_of(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> list[str]:
+    """Problems of `raw`; volumes not retained unless said, so no seed is needed (tested apart)."""
     with pytest.raises(ConfigError) as raised:
-        load("mlops-stack", "dev", raw, secret_keys, socket_gid=no_socket)
+        load("mlops-stack", "dev", {"retainVolumes": False, **raw}, secret_keys, socket_gid=no_socket)
     return raised.value.problems
 
 
+SEED = {"secretSeed": "a-seed-of-32-characters-or-more!"}
+SEED_KEYS = frozenset({"secretSeed"})
+
+
 def test_defaults_are_valid_and_safe() -> None:
-    stack = load("mlops-stack", "dev", {"dockerSocketGid": 999}, socket_gid=no_socket)
+    stack = load("mlops-stack", "dev", {"dockerSocketGid": 999, **SEED}, SEED_KEYS, socket_gid=no_socket)
     assert stack.bind_address == "127.0.0.1"
     assert stack.retain_volumes is True
+    assert stack.has_secret_seed
     assert stack.prefix == "mlops-stack-dev"
     assert all(s.enabled for s in stack.services.values())
     assert {s.image for s in stack.services.values()} == set(DEFAULT_IMAGES.values())
@@ -30,7 +36,9 @@ def test_defaults_are_valid_and_safe() -> None:
 
 
 def test_socket_group_is_looked_up_on_a_local_socket() -> None:
-    stack = load("p", "s", {}, socket_gid=lambda host: 123 if host == "unix:///var/run/docker.sock" else None)
+    stack = load(
+        "p", "s", SEED, SEED_KEYS, socket_gid=lambda host: 123 if host == "unix:///var/run/docker.sock" else None
+    )
     assert stack.docker_socket_gid == 123
 
 
@@ -43,7 +51,13 @@ def test_socket_group_is_required_for_a_remote_docker_host() -> None:
 
 
 def test_socket_group_is_not_needed_without_jenkins_and_airflow() -> None:
-    stack = load("p", "s", {"jenkins": {"enabled": False}, "airflow": {"enabled": False}}, socket_gid=no_socket)
+    stack = load(
+        "p",
+        "s",
+        {"jenkins": {"enabled": False}, "airflow": {"enabled": False}, **SEED},
+        SEED_KEYS,
+        socket_gid=no_socket,
+    )
     assert stack.docker_socket_gid is None
 
 
@@ -66,7 +80,7 @@ def test_two_services_on_one_host_port() -> None:
 
 
 def test_a_disabled_service_frees_its_port() -> None:
-    load("p", "s", {"dockerSocketGid": 1, "minio": {"enabled": False}, "jenkins": {"port": 9001}})
+    load("p", "s", {"dockerSocketGid": 1, "minio": {"enabled": False}, "jenkins": {"port": 9001}, **SEED}, SEED_KEYS)
 
 
 def test_console_port_belongs_to_minio_only() -> None:
@@ -113,9 +127,11 @@ def test_memory_bind_address_docker_host_and_booleans() -> None:
             "bindAddress": "localhost",
             "dockerHost": "/var/run/docker.sock",
             "retainVolumes": "yes",
+            **SEED,
             "airflow": {"memoryMb": 10},
             "registry": {"enabled": "maybe"},
-        }
+        },
+        SEED_KEYS,
     )
     assert problems == [
         "bindAddress 'localhost' is not an IP address",
@@ -134,8 +150,8 @@ def test_passwords_must_be_stored_as_secrets() -> None:
     stack = load(
         "p",
         "s",
-        {"dockerSocketGid": 1, "jenkinsAdminPassword": "a-secret-one"},
-        frozenset({"jenkinsAdminPassword"}),
+        {"dockerSocketGid": 1, "jenkinsAdminPassword": "a-secret-one", **SEED},
+        frozenset({"jenkinsAdminPassword"}) | SEED_KEYS,
         socket_gid=no_socket,
     )
     assert stack.secrets_set == frozenset({"jenkinsAdminPassword"})
@@ -146,7 +162,21 @@ def test_passwords_must_be_stored_as_secrets() -> None:
 
 def test_many_problems_make_one_error_listing_them_all() -> None:
     with pytest.raises(ConfigError) as raised:
-        load("p", "s", {"x": 1, "mysql": {"port": 0}, "minio": {"image": "BAD"}}, socket_gid=no_socket)
+        load(
+            "p", "s", {"x": 1, "mysql": {"port": 0}, "minio": {"image": "BAD"}, **SEED}, SEED_KEYS, socket_gid=no_socket
+        )
     message = str(raised.value)
     assert message.startswith("invalid stack configuration (4 problem(s)):")
     assert message.count("\n  - ") == 4
+
+
+def test_retained_volumes_need_a_secret_seed() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load("p", "s", {"dockerSocketGid": 1}, socket_gid=no_socket)
+    assert raised.value.problems[0].startswith("retainVolumes is true but 'secretSeed' is not set")
+    assert problems_of({"dockerSocketGid": 1, **SEED}) == [
+        "'secretSeed' is stored in plaintext: set it with `pulumi config set --secret`"
+    ]
+    assert problems_of({"dockerSocketGid": 1, "secretSeed": "short"}, SEED_KEYS) == [
+        "'secretSeed' must be a string of at least 16 characters"
+    ]

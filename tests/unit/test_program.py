@@ -273,3 +273,21 @@ def test_airflow_without_gitbucket_has_no_dag_bundle() -> None:
     envs = dict(e.split("=", 1) for e in plain(evaluation.named("airflow-scheduler").inputs["envs"]))
     assert "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST" not in envs
     assert "AIRFLOW_CONN_MINIO_DEFAULT" in envs
+
+
+def test_with_a_seed_every_password_is_derived_stable_and_secret() -> None:
+    from components.base import derive_password
+
+    seed = "a-seed-of-32-characters-or-more!"
+    config = {"dockerSocketGid": 998, "secretSeed": seed}
+    first = evaluate(config, secret_keys=("secretSeed",))
+    assert not [r for r in first.resources.values() if r.type.startswith("random:")]
+    root = derive_password(seed, "mysql-root-password")
+    assert len(root) == 32 and root.isalnum()
+    assert plain(first.outputs["mysqlRootPassword"]) == root and is_secret(first.outputs["mysqlRootPassword"])
+    for consumer in [r for r in first.resources.values() if r.type in (CONTAINER, COMMAND)]:
+        assert _plaintext_paths(consumer.inputs, root) == [], consumer.name
+    assert _contains(first.named("mysql-server").inputs, root)
+    again = evaluate(config, secret_keys=("secretSeed",))
+    assert plain(again.outputs["airflowAdminPassword"]) == plain(first.outputs["airflowAdminPassword"])
+    assert derive_password(seed, "airflow-admin-password") != derive_password(seed + "x", "airflow-admin-password")
