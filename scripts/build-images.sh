@@ -3,11 +3,10 @@
 # on machines that reach package registries only (Debian, PyPI, Go proxy).
 #
 #   scripts/build-images.sh                   # all images
-#   scripts/build-images.sh mariadb airflow   # only these (the base is built if missing)
+#   scripts/build-images.sh mysql airflow     # only these (the base is built if missing)
 #
 # Images (each honours the interface of the official image it replaces):
 #   debian   mlops-local/debian:bookworm                       debootstrap minbase
-#   mariadb  mlops-local/mariadb:10.11                         for mysql:8.4 (MariaDB; Airflow 3 needs real MySQL)
 #   mysql    mlops-local/mysql:9.7                             for mysql:8.4 (MySQL 9.7 LTS from Debian sid)
 #   minio    mlops-local/minio:RELEASE.2025-09-07T16-13-09Z    for quay.io/minio/minio (SeaweedFS inside)
 #   airflow  mlops-local/airflow:3.3.2                         for apache/airflow:3.3.2
@@ -24,14 +23,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGES_DIR="$ROOT/images/local"
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 HASH_LABEL=org.mlops-local.build-hash
-ALL_IMAGES=(debian mariadb mysql minio airflow registry gitbucket-fake)
+ALL_IMAGES=(debian mysql minio airflow registry gitbucket-fake)
 
 # MLOPS_IMAGE_PREFIX lets tests build into another namespace without touching
 # the images other users of this engine run.
 PREFIX="${MLOPS_IMAGE_PREFIX:-mlops-local}"
 declare -A TAGS=(
   [debian]=$PREFIX/debian:bookworm
-  [mariadb]=$PREFIX/mariadb:10.11
   [mysql]=$PREFIX/mysql:9.7
   [minio]=$PREFIX/minio:RELEASE.2025-09-07T16-13-09Z
   [airflow]=$PREFIX/airflow:3.3.2

@@ -94,7 +94,7 @@ def test_console_port_belongs_to_minio_only() -> None:
     [
         "mysql:8.4.11",
         "ghcr.io/gitbucket/gitbucket:4.46.1",
-        "localhost:5000/mlops/mariadb:10.11",
+        "localhost:5000/mlops/mysql:8.4",
         "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
         "registry@sha256:" + "a" * 64,
         "mlops-local/airflow",

@@ -197,8 +197,8 @@ def test_disabled_services_register_nothing() -> None:
 
 
 def test_image_overrides_reach_the_image_resources() -> None:
-    evaluation = evaluate({**BASE_CONFIG, "mysql": {"image": "mirror.local:5000/mlops/mariadb:10.11"}})
-    assert evaluation.named("mysql-image").inputs["name"] == "mirror.local:5000/mlops/mariadb:10.11"
+    evaluation = evaluate({**BASE_CONFIG, "mysql": {"image": "mirror.local:5000/mlops/mysql:8.4"}})
+    assert evaluation.named("mysql-image").inputs["name"] == "mirror.local:5000/mlops/mysql:8.4"
 
 
 def test_a_bad_config_registers_no_resource_and_lists_every_problem() -> None:
