@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from pulumi import automation as auto
 
 from mlops_clients import gitbucket, s3
 from tests.support import e2e_stack as e2e
+from tests.support.containers import wait_until
 
 pytestmark = pytest.mark.e2e
 DAG = "de_preprocessing"
@@ -65,16 +65,6 @@ class AirflowAPI:
         return requests.request(method, f"{self.url}/api/v2{path}", headers=self.headers, timeout=30, **kwargs)  # type: ignore[arg-type]
 
 
-def wait_for(what: str, check: object, timeout: float, interval: float = 5) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()  # type: ignore[operator]
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what}: not after {timeout:.0f}s")
-
-
 def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_path: Path) -> None:
     stack.up(on_output=print)  # a no-op after the lifecycle test; a cold up when run alone
     out = {k: v.value for k, v in stack.outputs().items()}
@@ -82,10 +72,12 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
     airflow = AirflowAPI(str(out["airflowUrl"]), str(out["airflowAdminUser"]), str(out["airflowAdminPassword"]))
 
     # The DAG arrives through the git DAG bundle, from the seeded myairflow_dags repo.
-    wait_for(
-        "the DAG parsed from the git bundle",
+    wait_until(
         lambda: airflow.call("GET", f"/dags/{DAG}").status_code == 200,
         timeout=300,
+        what="the DAG parsed from the git bundle",
+        interval=5,
+        tolerate=(),
     )
     assert airflow.call("PATCH", f"/dags/{DAG}", json={"is_paused": False}).status_code == 200
     run = airflow.call("POST", f"/dags/{DAG}/dagRuns", json={"logical_date": None, "conf": {}})
@@ -96,7 +88,7 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
         state = str(airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}").json()["state"])
         return state if state in ("success", "failed") else None
 
-    state = wait_for("the DAG run", finished, timeout=900)
+    state = wait_until(finished, timeout=900, what="the DAG run", interval=5, tolerate=())
     if state != "success":
         logs = airflow.call(
             "GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/preprocess/logs/1", params={"full_content": True}

@@ -15,12 +15,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
 import pytest
 from docker.models.containers import Container
+
+T = TypeVar("T")
 
 IMAGES = {
     "mysql": os.environ.get("MLOPS_TEST_MYSQL_IMAGE", "mlops-local/mysql:9.7"),
@@ -56,13 +58,22 @@ def require_image(client: docker.DockerClient, service: str) -> str:
     return image
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.5) -> None:
+def wait_until(
+    check: Callable[[], T | None],
+    timeout: float,
+    what: str,
+    interval: float = 0.5,
+    tolerate: tuple[type[BaseException], ...] = (Exception,),
+) -> T:
+    """The first truthy answer of `check`; errors in `tolerate` count as "not yet"
+    (a service still starting), any other error fails at once."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if check():
-                return
-        except Exception:  # noqa: S110 (the service is still starting)
+            value = check()
+            if value:
+                return value
+        except tolerate:
             pass
         time.sleep(interval)
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")

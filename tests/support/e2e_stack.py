@@ -8,12 +8,12 @@ config of Pulumi.e2e.yaml.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import secrets
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -138,16 +138,6 @@ def inspect(name: str) -> dict[str, Any]:
     return dict(json.loads(docker("inspect", name))[0])
 
 
-def wait_healthy(name: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = inspect(name)["State"]
-        if state.get("Health", {}).get("Status") == "healthy":
-            return
-        time.sleep(2)
-    raise TimeoutError(f"{name} not healthy after {timeout}s")
-
-
 def idle_memory_mib() -> dict[str, float]:
     """Memory in use per running container of the stack (`docker stats`)."""
     names = stack_containers(all_states=False)
@@ -171,8 +161,6 @@ def stored_state_text(stack: auto.Stack) -> str:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         data = path.read_bytes()
         if path.suffix == ".gz":
-            import gzip
-
             data = gzip.decompress(data)
         texts.append(data.decode(errors="replace"))
     assert texts, f"no state under {root}"
