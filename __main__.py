@@ -14,7 +14,7 @@ from components.jenkins import Jenkins, JenkinsArgs
 from components.minio import Minio, MinioArgs
 from components.mysql import MySQL, MySQLArgs
 from components.network import StackNetwork, StackNetworkArgs
-from components.registry import Registry, RegistryArgs
+from components.registry import ExternalRegistry, ImageRegistry, Registry, RegistryArgs
 
 stack = config.from_pulumi()
 services = stack.services
@@ -43,10 +43,18 @@ if stack.enabled("minio"):
     pulumi.export("dvcSecretKey", dvc_user.secret_key)
 
 if stack.enabled("registry"):
-    registry = Registry("registry", RegistryArgs(stack=stack, service=services["registry"], network=network.name), opts)
+    local_registry = Registry(
+        "registry", RegistryArgs(stack=stack, service=services["registry"], network=network.name), opts
+    )
+    registry: ImageRegistry = local_registry
+    pulumi.export("registryUrl", local_registry.host_url)
+elif stack.external_registry is not None:
+    registry = ExternalRegistry.from_config(stack.external_registry)
+if stack.enabled("registry") or stack.external_registry is not None:
     wiring.registry = registry
-    pulumi.export("registryUrl", registry.host_url)
     pulumi.export("registryPushPrefix", registry.push_prefix)
+    if registry.username is not None:
+        pulumi.export("registryUser", registry.username)
 
 if stack.enabled("gitbucket"):
     gitbucket = GitBucket(

@@ -23,13 +23,14 @@ from components.config import ServiceConfig, StackConfig
 from components.gitbucket import GitBucket, GitRepository
 from components.minio import Minio, S3ServiceUser
 from components.mysql import MySQL, ServiceDatabase
-from components.registry import Registry
+from components.registry import ImageRegistry
 
 ALIAS = "airflow"
 INTERNAL_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
 ADMIN_USER = "admin"
 DOCKER_SOCKET = "/var/run/docker.sock"
+REGISTRY_CONN_ID = "registry_default"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 # One-shot: migrate the schema (also FAB's tables), then make the admin exist with
@@ -52,7 +53,7 @@ class AirflowWiring:
     pipeline_repo: GitRepository | None = None
     minio: Minio | None = None
     dvc_user: S3ServiceUser | None = None
-    registry: Registry | None = None
+    registry: ImageRegistry | None = None
 
     def ready(self) -> list[pulumi.Resource]:
         return [r.ready for r in (self.dags_repo, self.pipeline_repo, self.dvc_user) if r is not None]
@@ -66,6 +67,15 @@ class AirflowArgs:
     mysql: MySQL
     database: ServiceDatabase
     wiring: AirflowWiring = field(default_factory=AirflowWiring)
+
+
+def docker_registry_connection(server: str, username: str, password: str) -> dict[str, object]:
+    """An Airflow `docker` connection: DockerOperator logs in with it before it pulls."""
+    host, _, port = server.partition(":")
+    connection: dict[str, object] = {"conn_type": "docker", "host": host, "login": username, "password": password}
+    if port:
+        connection["port"] = int(port)
+    return connection
 
 
 def wiring_environment(wiring: AirflowWiring, network: str) -> pulumi.Output[list[str]]:
@@ -117,11 +127,21 @@ def wiring_environment(wiring: AirflowWiring, network: str) -> pulumi.Output[lis
             )
         )
     if wiring.registry is not None:
+        registry = wiring.registry
         env.append(
-            pulumi.Output.from_input(
-                f"DE_PREPROCESSING_IMAGE={wiring.registry.push_prefix}/de_datapreprocessing:latest"
-            )
+            pulumi.Output.from_input(f"DE_PREPROCESSING_IMAGE={registry.push_prefix}/de_datapreprocessing:latest")
         )
+        if registry.username is not None and registry.password is not None:
+            username = registry.username
+            env.append(
+                conn(
+                    REGISTRY_CONN_ID,
+                    registry.password.apply(
+                        lambda password: docker_registry_connection(registry.server, username, password)
+                    ),
+                )
+            )
+            env.append(pulumi.Output.from_input(f"DE_PREPROCESSING_REGISTRY_CONN_ID={REGISTRY_CONN_ID}"))
     return pulumi.Output.all(*env).apply(list)
 
 

@@ -61,12 +61,28 @@ SECRET_KEYS: tuple[str, ...] = (
     "airflowAdminPassword",
 )
 
+# Another registry instead of the local one: where images are pushed and pulled
+# (`host[:port][/namespace]`), and who pushes; the password is a secret of its own.
+EXTERNAL_REGISTRY_KEY = "externalRegistry"
+EXTERNAL_REGISTRY_PASSWORD_KEY = "externalRegistryPassword"  # noqa: S105 (a config key, not a secret)
+EXTERNAL_REGISTRY_KEYS: frozenset[str] = frozenset({"url", "username"})
+
 # The seed the stack's generated passwords derive from (config, so it outlives `destroy`).
 SECRET_SEED_KEY = "secretSeed"  # noqa: S105 (a config key, not a secret)
 MIN_SEED_LENGTH = 16
 
 TOP_LEVEL_KEYS: frozenset[str] = frozenset(
-    {"bindAddress", "dockerHost", "dockerSocketGid", "retainVolumes", SECRET_SEED_KEY, *DEFAULT_IMAGES, *SECRET_KEYS}
+    {
+        "bindAddress",
+        "dockerHost",
+        "dockerSocketGid",
+        "retainVolumes",
+        SECRET_SEED_KEY,
+        EXTERNAL_REGISTRY_KEY,
+        EXTERNAL_REGISTRY_PASSWORD_KEY,
+        *DEFAULT_IMAGES,
+        *SECRET_KEYS,
+    }
 )
 SERVICE_KEYS: frozenset[str] = frozenset({"enabled", "image", "memoryMb", "port", "consolePort"})
 MIN_MEMORY_MB = 64
@@ -80,6 +96,12 @@ _IMAGE_REF = re.compile(
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
+# A repository prefix: a registry host (with a dot or a port, or localhost, else Docker
+# would read it as a Docker Hub namespace), then optional lowercase path components.
+_REGISTRY_PREFIX = re.compile(
+    r"^(?P<host>(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost)(?::[0-9]{1,5})?|[a-zA-Z0-9-]+:[0-9]{1,5})"
+    r"(?P<path>(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)$"
+)
 
 
 class ConfigError(ValueError):
@@ -105,6 +127,19 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True)
+class ExternalRegistryConfig:
+    """A registry the stack uses but does not run."""
+
+    url: str  # host[:port][/namespace]: images are named <url>/<repository>:<tag>
+    username: str | None  # None: the registry takes anonymous pushes and pulls
+
+    @property
+    def server(self) -> str:
+        """What `docker login` is given."""
+        return self.url.split("/", 1)[0]
+
+
+@dataclass(frozen=True)
 class StackConfig:
     project: str
     stack: str
@@ -115,6 +150,7 @@ class StackConfig:
     services: dict[str, ServiceConfig]
     secrets_set: frozenset[str] = field(default_factory=frozenset)
     has_secret_seed: bool = False
+    external_registry: ExternalRegistryConfig | None = None
 
     @property
     def prefix(self) -> str:
@@ -185,7 +221,17 @@ def load(
             f'pulumi config set --secret {SECRET_SEED_KEY} "$(openssl rand -base64 32)"'
         )
 
-    services = {name: _service(name, raw.get(name), problems) for name in DEFAULT_IMAGES}
+    external_registry = _external_registry(raw, secret_keys, problems)
+    # An external registry replaces the local one unless the user asks for both.
+    services = {
+        name: _service(name, raw.get(name), problems, default_enabled=not (name == "registry" and external_registry))
+        for name in DEFAULT_IMAGES
+    }
+    if external_registry is not None and services["registry"].enabled:
+        problems.append(
+            f"'{EXTERNAL_REGISTRY_KEY}' is set and registry.enabled is true: choose one registry "
+            "(remove registry.enabled to use the external one)"
+        )
 
     used_ports: dict[int, str] = {}
     for svc in services.values():
@@ -198,10 +244,14 @@ def load(
             else:
                 used_ports[port] = owner
 
+    def available(service: str) -> bool:
+        return services[service].enabled or (service == "registry" and external_registry is not None)
+
     for svc_name, needs in REQUIRES.items():
         for needed in needs:
-            if services[svc_name].enabled and not services[needed].enabled:
-                problems.append(f"{svc_name} is enabled but needs {needed}, which is disabled")
+            if services[svc_name].enabled and not available(needed):
+                alternative = f" and '{EXTERNAL_REGISTRY_KEY}' is not set" if needed == "registry" else ""
+                problems.append(f"{svc_name} is enabled but needs {needed}, which is disabled{alternative}")
 
     gid = _socket_gid(raw, docker_host, services, socket_gid or _local_socket_gid, problems)
 
@@ -217,10 +267,57 @@ def load(
         services=services,
         secrets_set=frozenset(k for k in SECRET_KEYS if k in raw),
         has_secret_seed=has_seed,
+        external_registry=external_registry,
     )
 
 
-def _service(name: str, value: Any, problems: list[str]) -> ServiceConfig:
+def _external_registry(
+    raw: Mapping[str, Any], secret_keys: frozenset[str], problems: list[str]
+) -> ExternalRegistryConfig | None:
+    key, password_key = EXTERNAL_REGISTRY_KEY, EXTERNAL_REGISTRY_PASSWORD_KEY
+    has_password = password_key in raw
+    if has_password and password_key not in secret_keys:
+        problems.append(
+            f"'{password_key}' is stored in plaintext: set it with `pulumi config set --secret {password_key}`"
+        )
+    elif has_password and (not isinstance(raw[password_key], str) or not raw[password_key]):
+        problems.append(f"'{password_key}' must be a non-empty string")
+    value = raw.get(key)
+    if value is None:
+        if has_password:
+            problems.append(f"'{password_key}' is set but '{key}' is not")
+        return None
+    if not isinstance(value, Mapping):
+        problems.append(f"'{key}' must be an object with keys {', '.join(sorted(EXTERNAL_REGISTRY_KEYS))}")
+        return None
+    for extra in sorted(set(value) - EXTERNAL_REGISTRY_KEYS):
+        problems.append(f"unknown key '{key}.{extra}' (known: {', '.join(sorted(EXTERNAL_REGISTRY_KEYS))})")
+    url = value.get("url")
+    if not isinstance(url, str) or not url:
+        problems.append(f"'{key}.url' must be a non-empty string such as registry.example.com/team, got {url!r}")
+        url = ""
+    elif "://" in url:
+        problems.append(f"'{key}.url' '{url}' must not have a scheme: give host[:port][/namespace]")
+    elif _REGISTRY_PREFIX.match(url.rstrip("/")) is None:
+        problems.append(
+            f"'{key}.url' '{url}' is not host[:port][/namespace] with a registry host first "
+            "(a dot, a port or localhost, e.g. registry.example.com/team or docker.io/myorg) "
+            "and lowercase namespace components"
+        )
+    username = value.get("username")
+    if username is not None and (not isinstance(username, str) or not username.strip()):
+        problems.append(f"'{key}.username' must be a non-empty string, got {username!r}")
+        username = None
+    if username and not has_password:
+        problems.append(
+            f"'{key}.username' is set but '{password_key}' is not: `pulumi config set --secret {password_key}`"
+        )
+    if has_password and not username:
+        problems.append(f"'{password_key}' is set but '{key}.username' is not")
+    return ExternalRegistryConfig(url=url.rstrip("/"), username=username or None)
+
+
+def _service(name: str, value: Any, problems: list[str], default_enabled: bool = True) -> ServiceConfig:
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
@@ -232,7 +329,7 @@ def _service(name: str, value: Any, problems: list[str]) -> ServiceConfig:
     for key in sorted((set(value) & {"port", "consolePort"}) - port_keys):
         problems.append(f"'{name}.{key}' does not apply to {name}")
 
-    enabled = _boolean(value, "enabled", True, problems, prefix=f"{name}.")
+    enabled = _boolean(value, "enabled", default_enabled, problems, prefix=f"{name}.")
     image = _string(value, "image", DEFAULT_IMAGES[name], problems, prefix=f"{name}.")
     if not is_valid_image_reference(image):
         problems.append(f"'{name}.image' is not a valid image reference: '{image}'")
@@ -324,7 +421,7 @@ def from_pulumi() -> StackConfig:
         key = full_key[len(namespace) :]
         if runtime_config.is_config_secret(full_key):
             secret_keys.add(key)
-        if key in SECRET_KEYS or key == SECRET_SEED_KEY or not isinstance(value, str):
+        if key in (*SECRET_KEYS, SECRET_SEED_KEY, EXTERNAL_REGISTRY_PASSWORD_KEY) or not isinstance(value, str):
             raw[key] = value
             continue
         try:

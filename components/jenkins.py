@@ -11,7 +11,7 @@ import pulumi_docker as docker
 from components.base import Mount, Published, data_volume, secret_password, service_container
 from components.config import ServiceConfig, StackConfig
 from components.gitbucket import GitBucket, GitRepository
-from components.registry import Registry
+from components.registry import ImageRegistry
 from mlops_clients.gitbucket import content_hash
 
 ALIAS = "jenkins"
@@ -29,7 +29,18 @@ class JenkinsArgs:
     network: pulumi.Input[str]
     gitbucket: GitBucket
     pipeline_repo: GitRepository
-    registry: Registry
+    registry: ImageRegistry
+
+
+def registry_environment(registry: ImageRegistry) -> pulumi.Output[list[str]]:
+    """Where the pipeline pushes, and the login it uses (JCasC's `registry` credential)."""
+    settings = [f"REGISTRY_PUSH_PREFIX={registry.push_prefix}", f"REGISTRY_SERVER={registry.server}"]
+    if registry.username is None or registry.password is None:
+        return pulumi.Output.from_input([*settings, "REGISTRY_AUTH=false"])
+    username = registry.username
+    return registry.password.apply(
+        lambda password: [*settings, "REGISTRY_AUTH=true", f"REGISTRY_USER={username}", f"REGISTRY_PASSWORD={password}"]
+    )
 
 
 class Jenkins(pulumi.ComponentResource):
@@ -73,7 +84,9 @@ class Jenkins(pulumi.ComponentResource):
             image=image.image_id,
             network=args.network,
             alias=ALIAS,
-            envs=pulumi.Output.all(self.admin_password, args.gitbucket.admin_password).apply(
+            envs=pulumi.Output.all(
+                self.admin_password, args.gitbucket.admin_password, registry_environment(args.registry)
+            ).apply(
                 lambda secrets: [
                     f"JENKINS_ADMIN_ID={ADMIN_USER}",
                     f"JENKINS_ADMIN_PASSWORD={secrets[0]}",
@@ -81,7 +94,7 @@ class Jenkins(pulumi.ComponentResource):
                     f"GITBUCKET_USER={args.gitbucket.admin_user}",
                     f"GITBUCKET_PASSWORD={secrets[1]}",
                     f"PIPELINE_REPO_URL={args.pipeline_repo.internal_clone_url}",
-                    f"REGISTRY_PUSH_PREFIX={args.registry.push_prefix}",
+                    *secrets[2],
                 ]
             ),
             mounts=[Mount(volume.name, "/var/jenkins_home")],

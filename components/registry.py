@@ -1,13 +1,56 @@
-"""A local image registry: Jenkins pushes and Airflow pulls through the host's Docker engine."""
+"""Where Jenkins pushes and Airflow pulls the pipeline image, through the host's Docker engine.
+
+Either a local registry run by the stack (the default) or an external one named
+in the stack config, with its credentials; both offer the same attributes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 
 from components.base import Mount, Published, data_volume, local_image, service_container
-from components.config import ServiceConfig, StackConfig
+from components.config import EXTERNAL_REGISTRY_PASSWORD_KEY, ExternalRegistryConfig, ServiceConfig, StackConfig
+
+
+class ImageRegistry(Protocol):
+    @property
+    def push_prefix(self) -> str:
+        """Images are named `<push_prefix>/<repository>:<tag>`, as the host's engine resolves them."""
+        ...
+
+    @property
+    def server(self) -> str:
+        """What `docker login` is given."""
+        ...
+
+    @property
+    def username(self) -> str | None:
+        """None: pushes and pulls need no login."""
+        ...
+
+    @property
+    def password(self) -> pulumi.Output[str] | None: ...
+
+
+@dataclass(frozen=True)
+class ExternalRegistry:
+    """A registry the stack uses but does not run: no resource, only names and credentials."""
+
+    push_prefix: str
+    server: str
+    username: str | None
+    password: pulumi.Output[str] | None
+
+    @classmethod
+    def from_config(cls, config: ExternalRegistryConfig) -> ExternalRegistry:
+        password: pulumi.Output[str] | None = None
+        if config.username is not None:
+            password = pulumi.Output.secret(pulumi.Config().require_secret(EXTERNAL_REGISTRY_PASSWORD_KEY))
+        return cls(push_prefix=config.url, server=config.server, username=config.username, password=password)
+
 
 ALIAS = "registry"
 INTERNAL_PORT = 5000
@@ -25,6 +68,9 @@ class Registry(pulumi.ComponentResource):
     internal_url: str
     host_url: str
     push_prefix: str
+    server: str
+    username: str | None = None  # the local registry has no auth: it is bound to the bind address only
+    password: pulumi.Output[str] | None = None
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:registry:Registry", name, None, opts)
@@ -34,6 +80,7 @@ class Registry(pulumi.ComponentResource):
         self.host_url = f"http://{stack.host_address}:{service.port}"
         # The host's engine resolves image names; loopback registries need no TLS there.
         self.push_prefix = f"localhost:{service.port}"
+        self.server = self.push_prefix
         volume = data_volume(f"{name}-data", stack, "registry-data", self)
         self.container = service_container(
             f"{name}-server",

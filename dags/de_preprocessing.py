@@ -22,6 +22,10 @@ Configuration, read when the task runs unless said otherwise:
   joins, so ``gitbucket`` and ``minio`` resolve; unset = Docker's default bridge.
 - env ``DE_PREPROCESSING_FORCE_PULL`` (parse time), default ``true``: pull ``:latest``
   before every run.
+- env ``DE_PREPROCESSING_REGISTRY_CONN_ID`` (parse time), unset = pull without logging in:
+  an Airflow ``docker`` connection (host = registry server, port, login, password) that
+  DockerOperator logs in with before it pulls; the stack sets it for an external registry
+  with credentials.
 
 Why the secrets are read in ``execute`` and not with ``{{ conn.minio_default.password }}``:
 DockerOperator (providers-docker 4.6.1) does not template ``private_environment`` (its
@@ -51,6 +55,7 @@ S3_CONN_ID = "minio_default"
 DEFAULT_IMAGE = os.environ.get("DE_PREPROCESSING_IMAGE") or "localhost:5000/de_datapreprocessing:latest"
 DEFAULT_DVC_REMOTE_URL = os.environ.get("DE_PREPROCESSING_DVC_REMOTE_URL") or "s3://de-datapreprocessing/dvcstore"
 NETWORK = os.environ.get("MLOPS_DOCKER_NETWORK") or None
+REGISTRY_CONN_ID = os.environ.get("DE_PREPROCESSING_REGISTRY_CONN_ID") or None
 FORCE_PULL = (os.environ.get("DE_PREPROCESSING_FORCE_PULL") or "true").strip().lower() in ("1", "true", "yes")
 
 
@@ -137,6 +142,7 @@ with DAG(
         mount_tmp_dir=False,
         auto_remove="success",
         force_pull=FORCE_PULL,
+        docker_conn_id=REGISTRY_CONN_ID,
         do_xcom_push=True,
         xcom_all=False,
         retries=2,

@@ -50,7 +50,7 @@ if dag is not None:
         "mount_tmp_dir": pre.mount_tmp_dir, "auto_remove": pre.auto_remove, "retries": pre.retries,
         "retry_delay": pre.retry_delay.total_seconds(), "do_xcom_push": pre.do_xcom_push, "xcom_all": pre.xcom_all,
         "environment": pre.environment, "template_fields": list(pre.template_fields),
-        "private_at_parse": dict(pre._private_environment),
+        "private_at_parse": dict(pre._private_environment), "docker_conn_id": pre.docker_conn_id,
     }
 
     # Templates render in real Airflow: params, and the image from a Variable or the default.
@@ -148,6 +148,7 @@ def test_preprocess_is_a_docker_operator_configured_for_the_host_engine(airflow_
     assert pre["mount_tmp_dir"] is False and pre["auto_remove"] == "success"
     assert pre["retries"] == 2 and pre["retry_delay"] > 0
     assert pre["do_xcom_push"] is True and pre["xcom_all"] is False
+    assert pre["docker_conn_id"] is None  # no registry login unless the stack names a connection
     assert pre["environment"]["CODE_REF"] == "{{ params.code_ref }}"
     assert pre["environment"]["GIT_BRANCH"] == "{{ params.git_branch }}"
     assert "DVC_REMOTE_URL" in pre["environment"]

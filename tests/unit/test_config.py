@@ -180,3 +180,94 @@ def test_retained_volumes_need_a_secret_seed() -> None:
     assert problems_of({"dockerSocketGid": 1, "secretSeed": "short"}, SEED_KEYS) == [
         "'secretSeed' must be a string of at least 16 characters"
     ]
+
+
+EXTERNAL = {"externalRegistry": {"url": "registry.example.com:5443/team", "username": "ci-bot"}}
+EXTERNAL_SECRET = {"externalRegistryPassword": "registry-token"}
+EXTERNAL_KEYS = frozenset({"externalRegistryPassword"})
+
+
+def load_quietly(raw: dict[str, Any], secret_keys: frozenset[str] = frozenset()) -> Any:
+    return load("p", "s", {"retainVolumes": False, "dockerSocketGid": 1, **raw}, secret_keys, socket_gid=no_socket)
+
+
+def test_an_external_registry_replaces_the_local_one() -> None:
+    stack = load_quietly({**EXTERNAL, **EXTERNAL_SECRET}, EXTERNAL_KEYS)
+    assert stack.external_registry is not None
+    assert stack.external_registry.url == "registry.example.com:5443/team"
+    assert stack.external_registry.server == "registry.example.com:5443"
+    assert stack.external_registry.username == "ci-bot"
+    assert not stack.enabled("registry")  # and Jenkins, which needs a registry, is satisfied
+    assert stack.enabled("jenkins")
+
+
+def test_an_anonymous_external_registry_needs_no_credentials() -> None:
+    stack = load_quietly({"externalRegistry": {"url": "docker.io/myorg/"}})
+    assert stack.external_registry is not None
+    assert stack.external_registry.url == "docker.io/myorg"
+    assert stack.external_registry.username is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["registry.example.com", "localhost:5000", "mirror:5000/a/b", "10.0.0.5:5000/team", "r.example.com/a-b/c_d"],
+)
+def test_valid_external_registry_urls(url: str) -> None:
+    assert load_quietly({"externalRegistry": {"url": url}}).external_registry.url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("https://registry.example.com", "must not have a scheme"),
+        ("myorg/images", "registry host first"),  # Docker would read myorg as a Docker Hub namespace
+        ("registry.example.com/Team", "lowercase"),
+        ("registry.example.com/team:latest", "host[:port][/namespace]"),
+        ("", "non-empty string"),
+        (5000, "non-empty string"),
+    ],
+)
+def test_bad_external_registry_urls_are_named(url: Any, says: str) -> None:
+    problems = problems_of({"externalRegistry": {"url": url}, "dockerSocketGid": 1})
+    assert len(problems) == 1 and problems[0].startswith("'externalRegistry.url'") and says in problems[0]
+
+
+def test_external_registry_credentials_come_in_pairs_and_as_secrets() -> None:
+    assert problems_of({**EXTERNAL, "dockerSocketGid": 1}) == [
+        "'externalRegistry.username' is set but 'externalRegistryPassword' is not: "
+        "`pulumi config set --secret externalRegistryPassword`"
+    ]
+    no_user = {"externalRegistry": {"url": "r.example.com"}, **EXTERNAL_SECRET, "dockerSocketGid": 1}
+    assert problems_of(no_user, EXTERNAL_KEYS) == [
+        "'externalRegistryPassword' is set but 'externalRegistry.username' is not"
+    ]
+    assert problems_of({**EXTERNAL, **EXTERNAL_SECRET, "dockerSocketGid": 1}) == [
+        "'externalRegistryPassword' is stored in plaintext: "
+        "set it with `pulumi config set --secret externalRegistryPassword`"
+    ]
+    assert problems_of({**EXTERNAL_SECRET, "dockerSocketGid": 1}, EXTERNAL_KEYS) == [
+        "'externalRegistryPassword' is set but 'externalRegistry' is not"
+    ]
+
+
+def test_an_external_registry_and_the_local_one_conflict() -> None:
+    problems = problems_of(
+        {**EXTERNAL, **EXTERNAL_SECRET, "registry": {"enabled": True}, "dockerSocketGid": 1}, EXTERNAL_KEYS
+    )
+    assert problems == [
+        "'externalRegistry' is set and registry.enabled is true: choose one registry "
+        "(remove registry.enabled to use the external one)"
+    ]
+
+
+def test_external_registry_shape_errors_are_named() -> None:
+    assert problems_of({"externalRegistry": "registry.example.com", "dockerSocketGid": 1}) == [
+        "'externalRegistry' must be an object with keys url, username"
+    ]
+    problems = problems_of({"externalRegistry": {"url": "r.example.com", "user": "x"}, "dockerSocketGid": 1})
+    assert problems == ["unknown key 'externalRegistry.user' (known: url, username)"]
+
+
+def test_jenkins_without_any_registry_is_refused() -> None:
+    problems = problems_of({"registry": {"enabled": False}, "dockerSocketGid": 1})
+    assert problems == ["jenkins is enabled but needs registry, which is disabled and 'externalRegistry' is not set"]

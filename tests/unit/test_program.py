@@ -291,3 +291,71 @@ def test_with_a_seed_every_password_is_derived_stable_and_secret() -> None:
     again = evaluate(config, secret_keys=("secretSeed",))
     assert plain(again.outputs["airflowAdminPassword"]) == plain(first.outputs["airflowAdminPassword"])
     assert derive_password(seed, "airflow-admin-password") != derive_password(seed + "x", "airflow-admin-password")
+
+
+EXTERNAL_REGISTRY_PASSWORD = "chosen-registry-token"
+
+
+@pytest.fixture(scope="module")
+def external() -> Evaluation:
+    return evaluate(
+        {
+            **BASE_CONFIG,
+            "externalRegistry": {"url": "registry.example.com:5443/team", "username": "ci-bot"},
+            "externalRegistryPassword": EXTERNAL_REGISTRY_PASSWORD,
+        },
+        secret_keys=("externalRegistryPassword",),
+    )
+
+
+def test_an_external_registry_runs_no_local_registry(external: Evaluation) -> None:
+    assert not external.of_type("mlops:registry:Registry")
+    assert not [r for r in external.resources.values() if r.name.startswith("registry-")]
+    assert external.outputs["registryPushPrefix"] == "registry.example.com:5443/team"
+    assert external.outputs["registryUser"] == "ci-bot"
+    assert "registryUrl" not in external.outputs
+
+
+def test_the_local_registry_is_exported_without_a_login(dev: Evaluation) -> None:
+    assert dev.outputs["registryPushPrefix"] == "localhost:5000" and "registryUser" not in dev.outputs
+    assert dev.outputs["registryUrl"] == "http://127.0.0.1:5000"
+
+
+def test_jenkins_pushes_to_the_external_registry_with_its_login(external: Evaluation) -> None:
+    envs = external.named("jenkins-server").inputs["envs"]
+    assert _contains(envs, EXTERNAL_REGISTRY_PASSWORD) and _plaintext_paths(envs, EXTERNAL_REGISTRY_PASSWORD) == []
+    env = dict(e.split("=", 1) for e in plain(envs))
+    assert env["REGISTRY_PUSH_PREFIX"] == "registry.example.com:5443/team"
+    assert env["REGISTRY_SERVER"] == "registry.example.com:5443"
+    assert env["REGISTRY_AUTH"] == "true"
+    assert env["REGISTRY_USER"] == "ci-bot" and env["REGISTRY_PASSWORD"] == EXTERNAL_REGISTRY_PASSWORD
+
+
+def test_jenkins_with_the_local_registry_does_not_log_in(dev: Evaluation) -> None:
+    env = dict(e.split("=", 1) for e in plain(dev.named("jenkins-server").inputs["envs"]))
+    assert env["REGISTRY_AUTH"] == "false" and env["REGISTRY_PUSH_PREFIX"] == env["REGISTRY_SERVER"] == "localhost:5000"
+    assert "REGISTRY_USER" not in env and "REGISTRY_PASSWORD" not in env
+
+
+def test_airflow_pulls_from_the_external_registry_with_a_docker_connection(external: Evaluation) -> None:
+    import json
+
+    for process in ("api-server", "scheduler", "dag-processor", "triggerer"):
+        envs = external.named(f"airflow-{process}").inputs["envs"]
+        assert _plaintext_paths(envs, EXTERNAL_REGISTRY_PASSWORD) == []
+    env = dict(e.split("=", 1) for e in plain(external.named("airflow-scheduler").inputs["envs"]))
+    assert env["DE_PREPROCESSING_IMAGE"] == "registry.example.com:5443/team/de_datapreprocessing:latest"
+    assert env["DE_PREPROCESSING_REGISTRY_CONN_ID"] == "registry_default"
+    assert json.loads(env["AIRFLOW_CONN_REGISTRY_DEFAULT"]) == {
+        "conn_type": "docker",
+        "host": "registry.example.com",
+        "port": 5443,
+        "login": "ci-bot",
+        "password": EXTERNAL_REGISTRY_PASSWORD,
+    }
+
+
+def test_airflow_with_the_local_registry_pulls_without_a_login(dev: Evaluation) -> None:
+    env = dict(e.split("=", 1) for e in plain(dev.named("airflow-scheduler").inputs["envs"]))
+    assert env["DE_PREPROCESSING_IMAGE"] == "localhost:5000/de_datapreprocessing:latest"
+    assert "DE_PREPROCESSING_REGISTRY_CONN_ID" not in env and "AIRFLOW_CONN_REGISTRY_DEFAULT" not in env

@@ -1,0 +1,237 @@
+"""An external registry that needs a login, against REAL services.
+
+The registry is the locally built distribution registry with htpasswd auth, published
+on 127.0.0.1 (the host's engine allows plain HTTP to loopback registries). Pushing:
+Jenkins cannot run here, so the Jenkinsfile's own login script is run by `sh` (as its
+`sh` step would, with the credential's variables set), then `docker push`. Pulling: in
+REAL Airflow 3.3.2 the DAG's preprocess operator runs for real through the host's
+engine, logging in with the connection the stack generates (components/airflow.py),
+pulling the image from the registry and returning the container's last line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import docker
+import docker.errors
+import pytest
+import requests
+
+from components.airflow import REGISTRY_CONN_ID, docker_registry_connection
+from tests.support.containers import docker_client, host_port, new_password, require_image, running, wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+JENKINSFILE = ROOT / "gitbucket_repos" / "de_datapreprocessing" / "Jenkinsfile"
+DAGS_DIR = ROOT / "dags"
+USER = "pipeline-bot"
+LAST_LINE = {"tag": "CV_registry-auth_DV_20260101T000000Z", "data_md5": "0" * 32}
+# A stand-in for the pipeline image: prints what the real entrypoint prints last.
+PIPELINE_DOCKERFILE = "FROM {base}\nCMD echo 'pulled and ran'; echo '{line}'\n"
+
+
+@dataclass(frozen=True)
+class AuthRegistry:
+    server: str  # as the host's engine names it: 127.0.0.1:<port>
+    password: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.server}/team"
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegistry]:
+    client = docker_client()
+    image = require_image(client, "registry")
+    password = new_password()
+    auth_dir = tmp_path_factory.mktemp("htpasswd")
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    (auth_dir / "htpasswd").write_text(f"{USER}:{hashed}\n")
+    with running(
+        client,
+        image,
+        environment={
+            "REGISTRY_AUTH": "htpasswd",
+            "REGISTRY_AUTH_HTPASSWD_REALM": "mlops-test",
+            "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
+        },
+        volumes={str(auth_dir): {"bind": "/auth", "mode": "ro"}},
+        ports={"5000/tcp": ("127.0.0.1", None)},
+    ) as container:
+        server = f"127.0.0.1:{host_port(container, '5000/tcp')}"
+        wait_until(lambda: requests.get(f"http://{server}/v2/", timeout=2).status_code == 401, 60, "registry")
+        yield AuthRegistry(server, password)
+
+
+def login_script() -> str:
+    """The Jenkinsfile's login step, as its `sh` step would run it."""
+    blocks = [b for b in re.findall(r"sh '''(.*?)'''", JENKINSFILE.read_text(), re.S) if "docker login" in b]
+    assert len(blocks) == 1, "the Jenkinsfile has one login script"
+    return str(blocks[0])
+
+
+def docker_cli(
+    config_dir: Path, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"], "DOCKER_CONFIG": str(config_dir), **(extra_env or {})}
+    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def pushed_image(auth_registry: AuthRegistry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The stand-in image, pushed through the Jenkinsfile's login; removed from the host's engine after."""
+    client = docker_client()
+    base = require_image(client, "airflow")  # any local image with /bin/sh will do
+    dockerfile = PIPELINE_DOCKERFILE.format(base=base, line=json.dumps(LAST_LINE))
+    image = f"{auth_registry.prefix}/de_datapreprocessing:latest"
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=image, rm=True)
+    config_dir = tmp_path_factory.mktemp("docker-config")
+
+    refused = docker_cli(config_dir, "push", image)
+    assert refused.returncode != 0 and "no basic auth credentials" in refused.stderr + refused.stdout
+
+    login = subprocess.run(
+        ["sh", "-c", login_script()],
+        env={
+            "PATH": os.environ["PATH"],
+            "DOCKER_CONFIG": str(config_dir),
+            "REGISTRY": auth_registry.prefix,  # REGISTRY_SERVER unset: the host part of REGISTRY
+            "REGISTRY_LOGIN_USER": USER,
+            "REGISTRY_LOGIN_PASSWORD": auth_registry.password,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+    assert auth_registry.password not in login.stdout + login.stderr
+    pushed = docker_cli(config_dir, "push", image)
+    assert pushed.returncode == 0, pushed.stderr
+    client.images.remove(image, force=True)  # Airflow must pull it from the registry
+    yield image
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.remove(image, force=True)
+
+
+def test_the_jenkinsfile_login_refuses_a_wrong_password(auth_registry: AuthRegistry, tmp_path: Path) -> None:
+    login = subprocess.run(
+        ["sh", "-c", login_script()],
+        env={
+            "PATH": os.environ["PATH"],
+            "DOCKER_CONFIG": str(tmp_path),
+            "REGISTRY": auth_registry.prefix,
+            "REGISTRY_SERVER": auth_registry.server,
+            "REGISTRY_LOGIN_USER": USER,
+            "REGISTRY_LOGIN_PASSWORD": "not-" + auth_registry.password,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert login.returncode != 0
+    assert "unauthorized" in login.stderr.lower()
+
+
+RUN_OPERATOR = r"""
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.execution_time.context import VariableAccessor
+
+bag = DagBag(dag_folder="/opt/airflow/dags")
+assert not bag.import_errors, bag.import_errors
+pre = bag.dags["de_preprocessing"].get_task("preprocess")
+print("CONN_ID:" + json.dumps(pre.docker_conn_id))
+pre.render_template_fields({"params": {"code_ref": "", "git_branch": "main"},
+                            "var": {"value": VariableAccessor(deserialize_json=False)}})
+try:
+    returned = pre.execute({})
+except Exception as error:
+    print("ERROR:" + json.dumps(f"{type(error).__name__}: {error}"))
+    sys.exit(0)
+print("RESULT:" + json.dumps(returned))
+"""
+
+
+def run_preprocess_in_airflow(image: str, connection: dict[str, object]) -> dict[str, object]:
+    """The DAG's operator, executed for real in the Airflow image with the host's engine."""
+    client = docker_client()
+    airflow = require_image(client, "airflow")
+    socket_gid = os.stat("/var/run/docker.sock").st_gid
+    environment = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow.db",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+        "DE_PREPROCESSING_IMAGE": image,
+        "DE_PREPROCESSING_REGISTRY_CONN_ID": REGISTRY_CONN_ID,
+        f"AIRFLOW_CONN_{REGISTRY_CONN_ID.upper()}": json.dumps(connection),
+        # What the stand-in image ignores, but the operator looks up before it runs.
+        "AIRFLOW_CONN_GITBUCKET_DEFAULT": json.dumps(
+            {"conn_type": "git", "host": "http://gitbucket:8080/git/root/x.git", "login": "root", "password": "p"}
+        ),
+        "AIRFLOW_CONN_MINIO_DEFAULT": json.dumps(
+            {"conn_type": "aws", "login": "dvc", "password": "s", "extra": {"endpoint_url": "http://minio:9000"}}
+        ),
+        "RUN_OPERATOR": RUN_OPERATOR,
+    }
+    script = (
+        "airflow db migrate >/tmp/migrate.log 2>&1 || { tail -n 30 /tmp/migrate.log; exit 3; }; "
+        'exec python -c "$RUN_OPERATOR"'
+    )
+    with running(
+        client,
+        airflow,
+        command=["bash", "-c", script],
+        user="50000:0",
+        group_add=[str(socket_gid)],
+        environment=environment,
+        volumes={
+            str(DAGS_DIR): {"bind": "/opt/airflow/dags", "mode": "ro"},
+            "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+        },
+    ) as container:
+        status = container.wait(timeout=600)
+        logs = container.logs().decode("utf-8", "replace")
+    assert status["StatusCode"] == 0, logs[-4000:]
+    report: dict[str, object] = {}
+    for line in logs.splitlines():
+        for key in ("CONN_ID", "RESULT", "ERROR"):
+            if line.startswith(key + ":"):
+                report[key] = json.loads(line.removeprefix(key + ":"))
+    assert "CONN_ID" in report, logs[-4000:]
+    return report
+
+
+def test_airflow_pulls_with_the_connection_the_stack_generates(auth_registry: AuthRegistry, pushed_image: str) -> None:
+    connection = docker_registry_connection(auth_registry.server, USER, auth_registry.password)
+    report = run_preprocess_in_airflow(pushed_image, connection)
+    assert report["CONN_ID"] == REGISTRY_CONN_ID
+    assert "ERROR" not in report, report.get("ERROR")
+    assert json.loads(str(report["RESULT"])) == LAST_LINE
+    # The pull was real: the image is now on the host's engine again.
+    docker_client().images.get(pushed_image)
+
+
+def test_airflow_with_a_wrong_registry_password_fails_before_running(
+    auth_registry: AuthRegistry, pushed_image: str
+) -> None:
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        docker_client().images.remove(pushed_image, force=True)
+    connection = docker_registry_connection(auth_registry.server, USER, "not-" + auth_registry.password)
+    report = run_preprocess_in_airflow(pushed_image, connection)
+    assert "RESULT" not in report
+    assert "unauthorized" in str(report["ERROR"]).lower() or "401" in str(report["ERROR"])
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client().images.get(pushed_image)
