@@ -42,6 +42,7 @@ class Minio(pulumi.ComponentResource):
     root_password: pulumi.Output[str]
     buckets: list[str]
     buckets_ready: pulumi.Resource
+    stack_config: StackConfig  # what users made on this server are seeded from
 
     def __init__(self, name: str, args: MinioArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:minio:Minio", name, None, opts)
@@ -73,7 +74,7 @@ class Minio(pulumi.ComponentResource):
             health=[f"curl -fsS http://localhost:{S3_PORT}/minio/health/live"],
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self._resource_name, self._stack = name, stack
+        self._resource_name, self.stack_config = name, stack
         self.buckets = list(args.buckets)
         self.buckets_ready = client_command(
             f"{name}-buckets",
@@ -124,7 +125,7 @@ class S3ServiceUser(pulumi.ComponentResource):
     def __init__(self, name: str, args: S3ServiceUserArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:minio:S3ServiceUser", name, None, opts)
         self.access_key, self.buckets = args.user, list(args.buckets)
-        self.secret_key = generated_secret(f"{name}-secret", args.server._stack, self)
+        self.secret_key = generated_secret(f"{name}-secret", args.server.stack_config, self)
         self.ready = client_command(
             f"{name}-ensure",
             client="s3",

@@ -38,10 +38,11 @@ class MySQL(pulumi.ComponentResource):
     host_port: int
     root_user: str
     root_password: pulumi.Output[str]
+    stack_config: StackConfig  # what databases made on this server are named and seeded from
 
     def __init__(self, name: str, args: MySQLArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:mysql:MySQL", name, None, opts)
-        self._resource_name, self._stack = name, args.stack
+        self._resource_name, self.stack_config = name, args.stack
         self.alias, self.internal_host, self.internal_port = ALIAS, ALIAS, INTERNAL_PORT
         self.host_port = args.service.port
         self.root_user = "root"
@@ -99,14 +100,14 @@ class ServiceDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:mysql:ServiceDatabase", name, None, opts)
         self.database, self.user = args.database, args.user
-        self.password = generated_secret(f"{name}-password", args.server._stack, self)
+        self.password = generated_secret(f"{name}-password", args.server.stack_config, self)
         server = args.server
         self.ready = client_command(
             f"{name}-ensure",
             client="mysql",
             action="ensure-database",
             environment={
-                "MYSQL_HOST": server._stack.host_address,
+                "MYSQL_HOST": server.stack_config.host_address,
                 "MYSQL_PORT": str(server.host_port),
                 "MYSQL_ROOT_PASSWORD": server.root_password,
                 "DB_NAME": args.database,
