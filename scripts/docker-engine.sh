@@ -8,7 +8,6 @@ set -euo pipefail
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 LOG="$CACHE_DIR/dockerd.log"
 START_TIMEOUT="${DOCKERD_START_TIMEOUT:-60}"
-LOCK_TIMEOUT="${DPKG_LOCK_TIMEOUT:-900}"
 
 log() { echo "[docker-engine] $*" >&2; }
 
@@ -19,48 +18,12 @@ if engine_up; then
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 
-# Another process (e.g. a background `apt-get install docker.io debootstrap`)
-# may hold the dpkg/apt locks: wait for it instead of failing.
-wait_for_dpkg() {
-  local waited=0
-  while $SUDO fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock \
-          /var/lib/apt/lists/lock /var/cache/apt/archives/lock >/dev/null 2>&1 \
-        || pgrep -x 'apt-get|apt|dpkg' >/dev/null 2>&1; do
-    if [ "$waited" -ge "$LOCK_TIMEOUT" ]; then
-      log "ERROR: dpkg/apt still locked after ${LOCK_TIMEOUT}s"; exit 1
-    fi
-    [ $((waited % 30)) -eq 0 ] && log "waiting for the dpkg/apt lock (${waited}s)"
-    sleep 5; waited=$((waited + 5))
-  done
-}
-
-apt_install() {
-  wait_for_dpkg
-  # -o DPkg::Lock::Timeout makes apt itself wait too, in case a lock appears between checks.
-  if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
-        -o DPkg::Lock::Timeout="$LOCK_TIMEOUT" "$@"; then
-    log "install failed; refreshing package lists and retrying"
-    wait_for_dpkg
-    $SUDO apt-get update -o DPkg::Lock::Timeout="$LOCK_TIMEOUT"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
-      -o DPkg::Lock::Timeout="$LOCK_TIMEOUT" "$@"
-  fi
-}
-
-# dockerd from docker.io; fuser (psmisc) is only used for the lock check above
+# dockerd from docker.io; fuser (psmisc) is only used for the lock check in lib/apt.sh
 # and may be missing, in which case pgrep alone decides.
-if ! command -v dockerd >/dev/null 2>&1 || ! dpkg -s docker.io >/dev/null 2>&1; then
-  # Empty package lists (fresh machine) => update first.
-  if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
-    wait_for_dpkg
-    $SUDO apt-get update -o DPkg::Lock::Timeout="$LOCK_TIMEOUT"
-  fi
-  log "installing docker.io"
-  apt_install docker.io
-fi
+apt_install_missing docker.io
 
 mkdir -p "$CACHE_DIR"
 

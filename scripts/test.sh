@@ -35,6 +35,11 @@ else
     step "local images"
     scripts/build-images.sh
   fi
+  step "groovy (the tests' Jenkinsfile stand-in)"
+  if ! scripts/groovy.sh; then
+    [ "${CI:-}" = "true" ] && { echo "groovy could not be installed" >&2; exit 1; }
+    echo "no groovy: the tests that run the Jenkinsfile will skip" >&2
+  fi
   step "pulumi toolchain"
   if ! command -v pulumi >/dev/null 2>&1; then
     if ! scripts/toolchain.sh; then

@@ -1,16 +1,17 @@
-"""End to end, the data loop: the preprocessing image in the stack's registry, the
-DAG read by Airflow from the (FAKE) GitBucket's repo, triggered through Airflow's
-REST API; the run must version the data in S3 and tag the code repo.
+"""End to end, the data loop: the repo's Jenkinsfile builds the preprocessing image from
+a checkout of the (FAKE) GitBucket's repo and pushes it to the stack's registry; the
+DAG, read by Airflow from the GitBucket repo, is triggered through Airflow's REST API;
+the run must version the data in S3 and tag the code repo.
 
-Jenkins cannot run here, so the test builds and pushes the image itself, the way
-the repo's Jenkinsfile does (`docker build --target runtime`, push to the registry).
+Jenkins cannot run here, so the Jenkinsfile runs under the JENKINS STAND-IN
+(tests/support/jenkinsfile_standin.groovy), with the variables the stack's JCasC gives
+Jenkins plus the optional ones an offline Jenkins needs (base image, CA bundle, build
+network), all documented in the Jenkinsfile.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,40 +19,42 @@ import requests
 from pulumi import automation as auto
 
 from mlops_clients import gitbucket, s3
-from tests.support import e2e_stack as e2e
 from tests.support.containers import wait_until
+from tests.support.jenkins_standin import run_jenkinsfile
 
 pytestmark = pytest.mark.e2e
 DAG = "de_preprocessing"
 
 
-def build_and_push(registry_prefix: str, scratch: Path) -> str:
-    """What the Jenkinsfile does: build the runtime target, push it as :latest."""
-    context = scratch / "context"
-    shutil.copytree(e2e.PROJECT_DIR / "gitbucket_repos" / "de_datapreprocessing", context)
-    shutil.copy("/etc/ssl/certs/ca-certificates.crt", context / "ca-bundle.crt")
-    image = f"{registry_prefix}/de_datapreprocessing:latest"
-    subprocess.run(
-        [
-            "docker",
-            "build",
-            "--network",
-            "host",
-            "--target",
-            "runtime",
-            "--build-arg",
-            "BASE_IMAGE=mlops-local/debian:bookworm",
-            "--build-arg",
-            "CA_BUNDLE=ca-bundle.crt",
-            "-t",
-            image,
-            str(context),
-        ],
-        check=True,
-        env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/local/bin:/usr/bin:/bin"},
+def jenkins_build(out: dict[str, object], scratch: Path) -> str:
+    """A build of main, as the multibranch job would run it: a checkout, then the Jenkinsfile."""
+    user, password = str(out["gitbucketAdminUser"]), str(out["gitbucketAdminPassword"])
+    workspace = scratch / "de_datapreprocessing_main"
+    clone = gitbucket.run_git(
+        ["clone", "--branch", "main", str(out["appRepoCloneUrl"]), str(workspace)], None, user, password
     )
-    subprocess.run(["docker", "push", image], check=True)
-    return image
+    assert clone.returncode == 0, clone.stderr
+    commit = gitbucket.run_git(["rev-parse", "HEAD"], workspace, user, password).stdout.strip()
+    build = run_jenkinsfile(
+        workspace,
+        {
+            "GIT_COMMIT": commit,
+            "BRANCH_NAME": "main",
+            # From JCasC (images/jenkins/casc/jenkins.yaml) for the local registry.
+            "REGISTRY": str(out["registryPushPrefix"]),
+            "REGISTRY_SERVER": str(out["registryPushPrefix"]),
+            "REGISTRY_AUTH": "false",
+            # What an offline Jenkins sets as global properties (see the Jenkinsfile).
+            "BASE_IMAGE": "mlops-local/debian:bookworm",
+            "PIP_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
+            "DOCKER_BUILD_NETWORK": "host",
+        },
+    )
+    output = build.stdout + build.stderr
+    assert build.returncode == 0 and "Finished: SUCCESS" in output, output[-6000:]
+    for stage in ("Prepare", "Unit tests", "Build image", "Push"):
+        assert f"[stand-in] stage '{stage}'\n" in output, f"stage {stage} did not run"
+    return commit
 
 
 class AirflowAPI:
@@ -68,7 +71,10 @@ class AirflowAPI:
 def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_path: Path) -> None:
     stack.up(on_output=print)  # a no-op after the lifecycle test; a cold up when run alone
     out = {k: v.value for k, v in stack.outputs().items()}
-    build_and_push(str(out["registryPushPrefix"]), tmp_path)
+    commit = jenkins_build(out, tmp_path)
+    # The walkthrough's check (README): the commit and latest are in the registry.
+    tags = requests.get(f"{out['registryUrl']}/v2/de_datapreprocessing/tags/list", timeout=30).json()["tags"]
+    assert {"latest", commit} <= set(tags)
     airflow = AirflowAPI(str(out["airflowUrl"]), str(out["airflowAdminUser"]), str(out["airflowAdminPassword"]))
 
     # The DAG arrives through the git DAG bundle, from the seeded myairflow_dags repo.

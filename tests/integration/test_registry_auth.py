@@ -2,11 +2,12 @@
 
 The registry is the locally built distribution registry with htpasswd auth, published
 on 127.0.0.1 (the host's engine allows plain HTTP to loopback registries). Pushing:
-Jenkins cannot run here, so the Jenkinsfile's own login script is run by `sh` (as its
-`sh` step would, with the credential's variables set), then `docker push`. Pulling: in
-REAL Airflow 3.3.2 the DAG's preprocess operator runs for real through the host's
-engine, logging in with the connection the stack generates (components/airflow.py),
-pulling the image from the registry and returning the container's last line.
+Jenkins cannot run here, so the repo's Jenkinsfile runs its Push stage under the
+JENKINS STAND-IN (tests/support/jenkinsfile_standin.groovy) with the variables and the
+`registry` credential the stack's JCasC gives Jenkins. Pulling: in REAL Airflow 3.3.2
+the DAG's preprocess operator runs for real through the host's engine, logging in
+with the connection the stack generates (components/airflow.py), pulling the image
+from the registry and returning the container's last line.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import contextlib
 import io
 import json
 import os
-import re
-import subprocess
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +29,14 @@ import requests
 
 from components.airflow import REGISTRY_CONN_ID, docker_registry_connection
 from tests.support.containers import docker_client, host_port, new_password, require_image, running, wait_until
+from tests.support.jenkins_standin import JENKINSFILE, run_jenkinsfile
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-JENKINSFILE = ROOT / "gitbucket_repos" / "de_datapreprocessing" / "Jenkinsfile"
 DAGS_DIR = ROOT / "dags"
 USER = "pipeline-bot"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
 LAST_LINE = {"tag": "CV_registry-auth_DV_20260101T000000Z", "data_md5": "0" * 32}
 # A stand-in for the pipeline image: prints what the real entrypoint prints last.
 PIPELINE_DOCKERFILE = "FROM {base}\nCMD echo 'pulled and ran'; echo '{line}'\n"
@@ -49,6 +50,15 @@ class AuthRegistry:
     @property
     def prefix(self) -> str:
         return f"{self.server}/team"
+
+    def tags(self) -> list[str]:
+        answer = requests.get(
+            f"http://{self.server}/v2/team/de_datapreprocessing/tags/list", auth=(USER, self.password), timeout=10
+        )
+        if answer.status_code == 404:
+            return []
+        answer.raise_for_status()
+        return sorted(answer.json().get("tags") or [])
 
 
 @pytest.fixture(scope="module")
@@ -75,75 +85,72 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthRegi
         yield AuthRegistry(server, password)
 
 
-def login_script() -> str:
-    """The Jenkinsfile's login step, as its `sh` step would run it."""
-    blocks = [b for b in re.findall(r"sh '''(.*?)'''", JENKINSFILE.read_text(), re.S) if "docker login" in b]
-    assert len(blocks) == 1, "the Jenkinsfile has one login script"
-    return str(blocks[0])
+@pytest.fixture(scope="module")
+def built_image(auth_registry: AuthRegistry) -> Iterator[str]:
+    """What the Jenkinsfile's build stages leave on the host's engine: <repo>:<commit> and :latest."""
+    client = docker_client()
+    base = require_image(client, "airflow")  # any local image with /bin/sh will do
+    repository = f"{auth_registry.prefix}/de_datapreprocessing"
+    dockerfile = PIPELINE_DOCKERFILE.format(base=base, line=json.dumps(LAST_LINE))
+    image, _ = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{repository}:{COMMIT}", rm=True)
+    image.tag(repository, "latest")
+    yield repository
+    for tag in (COMMIT, "latest"):
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(f"{repository}:{tag}", force=True)
 
 
-def docker_cli(
-    config_dir: Path, *args: str, extra_env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "DOCKER_CONFIG": str(config_dir), **(extra_env or {})}
-    return subprocess.run(["docker", *args], env=env, capture_output=True, text=True, timeout=300, check=False)
+def push_stage(workspace: Path, registry: AuthRegistry, auth: str, password: str, branch: str = "main") -> str:
+    """The Jenkinsfile's Push stage, with what JCasC gives Jenkins for this registry; its output."""
+    workspace.mkdir(exist_ok=True)
+    shutil.copy(JENKINSFILE, workspace / "Jenkinsfile")
+    build = run_jenkinsfile(
+        workspace,
+        {
+            "GIT_COMMIT": COMMIT,
+            "BRANCH_NAME": branch,
+            "REGISTRY": registry.prefix,
+            "REGISTRY_SERVER": registry.server,
+            "REGISTRY_AUTH": auth,
+        },
+        credentials={"registry": {"username": USER, "password": password}},
+        stages=["Push"],
+    )
+    output = build.stdout + build.stderr
+    assert ("Finished: SUCCESS" in output) == (build.returncode == 0), output[-3000:]
+    return output
+
+
+def test_the_push_stage_needs_the_login(auth_registry: AuthRegistry, built_image: str, tmp_path: Path) -> None:
+    output = push_stage(tmp_path / "ws", auth_registry, "false", auth_registry.password)
+    assert "Finished: FAILURE" in output and "no basic auth credentials" in output
+    assert auth_registry.tags() == []
+
+
+def test_the_push_stage_refuses_a_wrong_password(auth_registry: AuthRegistry, built_image: str, tmp_path: Path) -> None:
+    output = push_stage(tmp_path / "ws", auth_registry, "true", "not-" + auth_registry.password)
+    assert "Finished: FAILURE" in output and "unauthorized" in output.lower()
+    assert auth_registry.tags() == []
+
+
+def test_only_main_is_pushed(auth_registry: AuthRegistry, built_image: str, tmp_path: Path) -> None:
+    output = push_stage(tmp_path / "ws", auth_registry, "true", auth_registry.password, branch="feature/x")
+    assert "stage 'Push': skipped by its when condition" in output and "Finished: SUCCESS" in output
+    assert auth_registry.tags() == []
 
 
 @pytest.fixture(scope="module")
-def pushed_image(auth_registry: AuthRegistry, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The stand-in image, pushed through the Jenkinsfile's login; removed from the host's engine after."""
-    client = docker_client()
-    base = require_image(client, "airflow")  # any local image with /bin/sh will do
-    dockerfile = PIPELINE_DOCKERFILE.format(base=base, line=json.dumps(LAST_LINE))
-    image = f"{auth_registry.prefix}/de_datapreprocessing:latest"
-    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=image, rm=True)
-    config_dir = tmp_path_factory.mktemp("docker-config")
-
-    refused = docker_cli(config_dir, "push", image)
-    assert refused.returncode != 0 and "no basic auth credentials" in refused.stderr + refused.stdout
-
-    login = subprocess.run(
-        ["sh", "-c", login_script()],
-        env={
-            "PATH": os.environ["PATH"],
-            "DOCKER_CONFIG": str(config_dir),
-            "REGISTRY": auth_registry.prefix,  # REGISTRY_SERVER unset: the host part of REGISTRY
-            "REGISTRY_LOGIN_USER": USER,
-            "REGISTRY_LOGIN_PASSWORD": auth_registry.password,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert login.returncode == 0, login.stderr
-    assert auth_registry.password not in login.stdout + login.stderr
-    pushed = docker_cli(config_dir, "push", image)
-    assert pushed.returncode == 0, pushed.stderr
-    client.images.remove(image, force=True)  # Airflow must pull it from the registry
+def pushed_image(
+    auth_registry: AuthRegistry, built_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Pushed by the Push stage with the login; then removed from the host's engine, so Airflow must pull."""
+    output = push_stage(tmp_path_factory.mktemp("push") / "ws", auth_registry, "true", auth_registry.password)
+    assert "Finished: SUCCESS" in output, output[-3000:]
+    assert auth_registry.password not in output
+    assert auth_registry.tags() == sorted([COMMIT, "latest"])
+    image = f"{built_image}:latest"
+    docker_client().images.remove(image, force=True)
     yield image
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        client.images.remove(image, force=True)
-
-
-def test_the_jenkinsfile_login_refuses_a_wrong_password(auth_registry: AuthRegistry, tmp_path: Path) -> None:
-    login = subprocess.run(
-        ["sh", "-c", login_script()],
-        env={
-            "PATH": os.environ["PATH"],
-            "DOCKER_CONFIG": str(tmp_path),
-            "REGISTRY": auth_registry.prefix,
-            "REGISTRY_SERVER": auth_registry.server,
-            "REGISTRY_LOGIN_USER": USER,
-            "REGISTRY_LOGIN_PASSWORD": "not-" + auth_registry.password,
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert login.returncode != 0
-    assert "unauthorized" in login.stderr.lower()
 
 
 RUN_OPERATOR = r"""

@@ -1,0 +1,57 @@
+"""Runs the repo's Jenkinsfile with the JENKINS STAND-IN (jenkinsfile_standin.groovy).
+
+Jenkins cannot be obtained here; the stand-in evaluates the declarative Jenkinsfile
+with Groovy 2.4 (Jenkins core's) and runs its `sh` steps on this machine against the
+host's Docker engine, as a Jenkins agent with the socket would. What it does not do
+(CPS, plugins, masking) is listed in the script's header.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.support.containers import unavailable
+
+STANDIN = Path(__file__).resolve().with_name("jenkinsfile_standin.groovy")
+JENKINSFILE = Path(__file__).resolve().parents[2] / "gitbucket_repos" / "de_datapreprocessing" / "Jenkinsfile"
+
+
+def java_home() -> str:
+    java = shutil.which("java")
+    if shutil.which("groovy") is None or java is None:
+        unavailable("no groovy/java on PATH; run scripts/groovy.sh")
+    assert java is not None
+    return str(Path(java).resolve().parents[1])
+
+
+def run_jenkinsfile(
+    workspace: Path,
+    env: dict[str, str],
+    credentials: dict[str, dict[str, str]] | None = None,
+    stages: list[str] | None = None,
+    timeout: float = 1800,
+) -> subprocess.CompletedProcess[str]:
+    """One build of `workspace` (a checkout holding the Jenkinsfile); output captured, never raised."""
+    build_env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": str(workspace.parent / f"{workspace.name}@home"),
+        "JAVA_HOME": java_home(),
+        **env,
+    }
+    if credentials is not None:
+        build_env["STANDIN_CREDENTIALS"] = json.dumps(credentials)
+    if stages is not None:
+        build_env["STANDIN_STAGES"] = ",".join(stages)
+    return subprocess.run(
+        ["groovy", str(STANDIN), "Jenkinsfile"],
+        cwd=workspace,
+        env=build_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
