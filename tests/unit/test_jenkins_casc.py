@@ -1,0 +1,59 @@
+"""Jenkins' configuration as code agrees with what the program gives the container.
+
+Jenkins cannot run here, so these checks tie images/jenkins/casc/jenkins.yaml to
+components/jenkins.py: an unset `${VAR}` would make JCasC fail at Jenkins' start.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.unit.conftest import Evaluation, plain
+
+ROOT = Path(__file__).resolve().parents[2]
+CASC = ROOT / "images" / "jenkins" / "casc" / "jenkins.yaml"
+JENKINSFILE = ROOT / "gitbucket_repos" / "de_datapreprocessing" / "Jenkinsfile"
+# ${NAME} or ${NAME:-default}, as JCasC substitutes them (not ${...} inside the Job DSL's Groovy).
+_VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(:-[^}]*)?\}")
+
+
+def casc() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(CASC.read_text())
+    return loaded
+
+
+def container_env(evaluation: Evaluation) -> dict[str, str]:
+    return dict(e.split("=", 1) for e in plain(evaluation.named("jenkins-server").inputs["envs"]))
+
+
+def test_every_variable_the_casc_file_needs_is_set_by_the_program(dev: Evaluation) -> None:
+    needed = {name for name, default in _VARIABLE.findall(CASC.read_text()) if not default}
+    assert needed, "the casc file uses no variable: the pattern is wrong"
+    assert needed <= container_env(dev).keys()
+
+
+def test_the_jenkinsfile_global_properties_come_from_the_casc_file() -> None:
+    properties = casc()["jenkins"]["globalNodeProperties"][0]["envVars"]["env"]
+    defined = {p["key"] for p in properties}
+    used_by_jenkinsfile = set(re.findall(r"env\.([A-Z_]+)", JENKINSFILE.read_text()))
+    jenkins_sets = {"BRANCH_NAME", "WORKSPACE", "GIT_COMMIT", "BUILD_NUMBER"}
+    assert {"REGISTRY", "REGISTRY_AUTH"} <= used_by_jenkinsfile
+    assert used_by_jenkinsfile - jenkins_sets <= defined
+
+
+def test_the_credentials_the_jenkinsfile_uses_exist() -> None:
+    ids = {c["usernamePassword"]["id"] for c in casc()["credentials"]["system"]["domainCredentials"][0]["credentials"]}
+    used = set(re.findall(r"credentialsId:\s*'([^']+)'", JENKINSFILE.read_text()))
+    used |= set(re.findall(r"credentialsId\('([^']+)'\)", casc()["jobs"][0]["script"]))
+    assert used == {"registry", "gitbucket"} and used <= ids
+
+
+def test_the_pipeline_job_is_the_one_the_outputs_name(dev: Evaluation) -> None:
+    script = casc()["jobs"][0]["script"]
+    assert "multibranchPipelineJob('de_datapreprocessing_pipeline')" in script
+    assert str(dev.outputs["jenkinsPipelineUrl"]).endswith("/job/de_datapreprocessing_pipeline/")
+    assert "remote('${PIPELINE_REPO_URL}')" in script
