@@ -57,3 +57,13 @@ def test_the_pipeline_job_is_the_one_the_outputs_name(dev: Evaluation) -> None:
     assert "multibranchPipelineJob('de_datapreprocessing_pipeline')" in script
     assert str(dev.outputs["jenkinsPipelineUrl"]).endswith("/job/de_datapreprocessing_pipeline/")
     assert "remote('${PIPELINE_REPO_URL}')" in script
+
+
+def test_the_push_webhook_names_the_repo_the_pipeline_job_builds(dev: Evaluation) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    hook_url = plain(dev.named("gitbucket-repo-de_datapreprocessing-hook-jenkins").inputs["environment"])["HOOK_URL"]
+    parts = urlsplit(hook_url)
+    assert (parts.netloc, parts.path) == ("jenkins:8080", "/git/notifyCommit")
+    # The git plugin re-scans the multibranch sources whose remote matches `url`.
+    assert parse_qs(parts.query)["url"] == [container_env(dev)["PIPELINE_REPO_URL"]]
