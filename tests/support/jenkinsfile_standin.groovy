@@ -54,11 +54,13 @@ class Build {
     }
 }
 
-// Evaluates a directive's closure against a handler; unknown names fail loudly.
-def run(Closure body, Object handler) {
-    Closure copy = body.rehydrate(handler, handler, handler)
-    copy.resolveStrategy = Closure.DELEGATE_ONLY
-    return copy.call()
+class Dsl {
+    // Evaluates a directive's closure against a handler: names it does not know fail loudly.
+    static Object apply(Closure body, Object handler) {
+        Closure copy = body.rehydrate(handler, handler, handler)
+        copy.resolveStrategy = Closure.DELEGATE_ONLY
+        copy.call()
+    }
 }
 
 class Steps {
@@ -77,7 +79,7 @@ class Steps {
 
     void echo(Object message) { println message }
 
-    Object script(Closure body) { Closure c = body.rehydrate(this, this, this); c.resolveStrategy = Closure.DELEGATE_ONLY; c.call() }
+    Object script(Closure body) { Dsl.apply(body, this) }
 
     Map usernamePassword(Map args) { [kind: "usernamePassword"] + args }
 
@@ -89,10 +91,7 @@ class Steps {
             added[binding.usernameVariable as String] = secret.username as String
             added[binding.passwordVariable as String] = secret.password as String
         }
-        Steps inner = new Steps(build: build, extraEnv: extraEnv + added)
-        Closure c = body.rehydrate(inner, inner, inner)
-        c.resolveStrategy = Closure.DELEGATE_ONLY
-        c.call()
+        Dsl.apply(body, new Steps(build: build, extraEnv: extraEnv + added))
     }
 }
 
@@ -108,17 +107,11 @@ class Conditions {
         results << (name != null && name ==~ regex)
     }
 
-    void expression(Closure body) {
-        Closure c = body.rehydrate(this, this, this)
-        c.resolveStrategy = Closure.DELEGATE_ONLY
-        results << (c.call() as boolean)
-    }
+    void expression(Closure body) { results << (Dsl.apply(body, this) as boolean) }
 
     private List<Boolean> nested(Closure body) {
         Conditions inner = new Conditions(build: build)
-        Closure c = body.rehydrate(inner, inner, inner)
-        c.resolveStrategy = Closure.DELEGATE_ONLY
-        c.call()
+        Dsl.apply(body, inner)
         inner.results
     }
 
@@ -145,9 +138,7 @@ class StageList {
 
     void stage(String name, Closure body) {
         Stage stage = new Stage(build: build, name: name)
-        Closure c = body.rehydrate(stage, stage, stage)
-        c.resolveStrategy = Closure.DELEGATE_ONLY
-        c.call()
+        Dsl.apply(body, stage)
         if (stage.steps == null) throw new BuildFailure("stage '${name}' has no steps")
         build.stages << [name: name, when: stage.when, steps: stage.steps]
     }
@@ -193,19 +184,13 @@ class Pipeline {
 
     void agent(Object label) {}
 
-    void options(Closure body) { apply(body, new Options()) }
+    void options(Closure body) { Dsl.apply(body, new Options()) }
 
-    void environment(Closure body) { apply(body, new Environment(build: build)) }
+    void environment(Closure body) { Dsl.apply(body, new Environment(build: build)) }
 
-    void stages(Closure body) { apply(body, new StageList(build: build)) }
+    void stages(Closure body) { Dsl.apply(body, new StageList(build: build)) }
 
-    void post(Closure body) { apply(body, new Post(build: build)) }
-
-    private static void apply(Closure body, Object handler) {
-        Closure c = body.rehydrate(handler, handler, handler)
-        c.resolveStrategy = Closure.DELEGATE_ONLY
-        c.call()
-    }
+    void post(Closure body) { Dsl.apply(body, new Post(build: build)) }
 }
 
 if (args.length != 1) {
@@ -223,7 +208,7 @@ String only = System.getenv("STANDIN_STAGES")
 if (only) build.onlyStages = only.split(",").collect { it.trim() } as Set
 
 Binding binding = new Binding()
-binding.setVariable("pipeline", { Closure body -> run(body, new Pipeline(build: build)) })
+binding.setVariable("pipeline", { Closure body -> Dsl.apply(body, new Pipeline(build: build)) })
 new GroovyShell(binding).evaluate(jenkinsfile.text, jenkinsfile.name)
 
 if (build.onlyStages != null) {
@@ -242,7 +227,7 @@ for (Map stage : build.stages) {
     }
     if (stage.when != null) {
         Conditions conditions = new Conditions(build: build)
-        run(stage.when as Closure, conditions)
+        Dsl.apply(stage.when as Closure, conditions)
         if (!conditions.results.every()) {
             build.log("stage '${stage.name}': skipped by its when condition")
             continue
@@ -250,7 +235,7 @@ for (Map stage : build.stages) {
     }
     build.log("stage '${stage.name}'")
     try {
-        run(stage.steps as Closure, new Steps(build: build))
+        Dsl.apply(stage.steps as Closure, new Steps(build: build))
     } catch (BuildFailure failure) {
         build.log("stage '${stage.name}' failed: ${failure.message}")
         result = "FAILURE"
@@ -260,7 +245,7 @@ for (String condition : ["always", result == "SUCCESS" ? "success" : "failure", 
     if (build.post[condition] != null) {
         build.log("post ${condition}")
         try {
-            run(build.post[condition], new Steps(build: build))
+            Dsl.apply(build.post[condition], new Steps(build: build))
         } catch (BuildFailure failure) {
             build.log("post ${condition} failed: ${failure.message}")
             result = "FAILURE"
