@@ -82,14 +82,7 @@ class GitBucket(pulumi.ComponentResource):
             f"{name}-root-password-set",
             client="gitbucket",
             action="set-root-password",
-            environment={
-                "MYSQL_HOST": stack.host_address,
-                "MYSQL_PORT": str(args.mysql.host_port),
-                "DB_NAME": db.database,
-                "DB_USER": db.user,
-                "DB_PASSWORD": db.password,
-                "GITBUCKET_ROOT_PASSWORD": self.admin_password,
-            },
+            environment={**db.client_env(), "GITBUCKET_ROOT_PASSWORD": self.admin_password},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )
         self._resource_name = name

@@ -80,7 +80,7 @@ class Minio(pulumi.ComponentResource):
             f"{name}-buckets",
             client="s3",
             action="ensure-buckets",
-            environment={**self._admin_env(), "S3_BUCKETS": ",".join(self.buckets)},
+            environment={**self.admin_env(), "S3_BUCKETS": ",".join(self.buckets)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )
         self.register_outputs(
@@ -94,7 +94,8 @@ class Minio(pulumi.ComponentResource):
             }
         )
 
-    def _admin_env(self) -> dict[str, pulumi.Input[str]]:
+    def admin_env(self) -> dict[str, pulumi.Input[str]]:
+        """How the s3 client reaches this server as root (for buckets and users)."""
         return {"S3_ENDPOINT": self.host_url, "S3_ROOT_USER": self.root_user, "S3_ROOT_PASSWORD": self.root_password}
 
     def service_user(self, user: str, buckets: list[str]) -> S3ServiceUser:
@@ -131,7 +132,7 @@ class S3ServiceUser(pulumi.ComponentResource):
             client="s3",
             action="ensure-user",
             environment={
-                **args.server._admin_env(),
+                **args.server.admin_env(),
                 "S3_USER": args.user,
                 "S3_USER_SECRET": self.secret_key,
                 "S3_USER_BUCKETS": ",".join(args.buckets),

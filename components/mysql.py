@@ -101,19 +101,22 @@ class ServiceDatabase(pulumi.ComponentResource):
         super().__init__("mlops:mysql:ServiceDatabase", name, None, opts)
         self.database, self.user = args.database, args.user
         self.password = generated_secret(f"{name}-password", args.server.stack_config, self)
-        server = args.server
+        server = self._server = args.server
         self.ready = client_command(
             f"{name}-ensure",
             client="mysql",
             action="ensure-database",
-            environment={
-                "MYSQL_HOST": server.stack_config.host_address,
-                "MYSQL_PORT": str(server.host_port),
-                "MYSQL_ROOT_PASSWORD": server.root_password,
-                "DB_NAME": args.database,
-                "DB_USER": args.user,
-                "DB_PASSWORD": self.password,
-            },
+            environment={**self.client_env(), "MYSQL_ROOT_PASSWORD": server.root_password},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server.container]),
         )
         self.register_outputs({"database": self.database, "user": self.user})
+
+    def client_env(self) -> dict[str, pulumi.Input[str]]:
+        """How a client reaches this database from the host, as its own user."""
+        return {
+            "MYSQL_HOST": self._server.stack_config.host_address,
+            "MYSQL_PORT": str(self._server.host_port),
+            "DB_NAME": self.database,
+            "DB_USER": self.user,
+            "DB_PASSWORD": self.password,
+        }
