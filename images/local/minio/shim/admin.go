@@ -158,6 +158,20 @@ func splitPolicies(s string) []string {
 	return out
 }
 
+// decryptJSON decodes an admin request body as MinIO does (madmin-encrypted JSON); on
+// failure it answers MinIO's "bad JSON" error and returns false.
+func decryptJSON(w http.ResponseWriter, r *http.Request, password string, body []byte, v any) bool {
+	plain, err := decryptData(password, body)
+	if err == nil {
+		err = json.Unmarshal(plain, v)
+	}
+	if err != nil {
+		writeErrorJSON(w, r, &errAdminConfigBadJSON)
+		return false
+	}
+	return true
+}
+
 func (s *iamStore) addUser(w http.ResponseWriter, r *http.Request, accessKey string, body []byte, password string) {
 	if accessKey == s.rootUser {
 		writeErrorJSON(w, r, &errAddUserInvalidArgument)
@@ -168,14 +182,8 @@ func (s *iamStore) addUser(w http.ResponseWriter, r *http.Request, accessKey str
 		writeErrorJSON(w, r, &errAdminResourceInvalidArgument)
 		return
 	}
-	plain, err := decryptData(password, body)
-	if err != nil {
-		writeErrorJSON(w, r, &errAdminConfigBadJSON)
-		return
-	}
 	var req addOrUpdateUserReq
-	if err := json.Unmarshal(plain, &req); err != nil {
-		writeErrorJSON(w, r, &errAdminConfigBadJSON)
+	if !decryptJSON(w, r, password, body, &req) {
 		return
 	}
 	if !validAccessKey(accessKey) {
@@ -258,14 +266,8 @@ func (s *iamStore) attachDetach(w http.ResponseWriter, r *http.Request, attach b
 		writeErrorJSON(w, r, &errBadRequest)
 		return
 	}
-	plain, err := decryptData(password, body)
-	if err != nil {
-		writeErrorJSON(w, r, &errAdminConfigBadJSON)
-		return
-	}
 	var req policyAssociationReq
-	if err := json.Unmarshal(plain, &req); err != nil {
-		writeErrorJSON(w, r, &errAdminConfigBadJSON)
+	if !decryptJSON(w, r, password, body, &req) {
 		return
 	}
 	policies := map[string]bool{}
