@@ -12,16 +12,14 @@ task returns; and the data_version task parses that return value.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.containers import docker_client, require_image, running
+from tests.support.airflow import run_in_airflow
 
 pytestmark = pytest.mark.integration
 
-DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 GIT_PASSWORD = "git-secret-value"
 S3_SECRET = "s3-secret-value"
 
@@ -95,31 +93,12 @@ print("RESULT:" + json.dumps(out, default=str))
 
 @pytest.fixture(scope="module")
 def airflow_report() -> dict[str, Any]:
-    client = docker_client()
-    image = require_image(client, "airflow")
-    script = (
-        "airflow db migrate >/tmp/migrate.log 2>&1 || { tail -n 30 /tmp/migrate.log; exit 3; }; "
-        'exec python -c "$CHECK" "$GIT_PW" "$S3_PW"'
-    )
-    with running(
-        client,
-        image,
-        command=["bash", "-c", script],
-        user="50000:0",
-        environment={
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow.db",
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
-            "MLOPS_DOCKER_NETWORK": "mlops-test-net",
-            "CHECK": CHECK,
-            "GIT_PW": GIT_PASSWORD,
-            "S3_PW": S3_SECRET,
-        },
-        volumes={str(DAGS_DIR): {"bind": "/opt/airflow/dags", "mode": "ro"}},
+    logs = run_in_airflow(
+        CHECK,
+        args=(GIT_PASSWORD, S3_SECRET),
+        environment={"MLOPS_DOCKER_NETWORK": "mlops-test-net"},
         network_disabled=True,
-    ) as container:
-        status = container.wait(timeout=600)
-        logs = container.logs().decode("utf-8", "replace")
-    assert status["StatusCode"] == 0, logs[-4000:]
+    )
     lines = [line for line in logs.splitlines() if line.startswith("RESULT:")]
     assert lines, logs[-4000:]
     report: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT:"))

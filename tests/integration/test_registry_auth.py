@@ -28,13 +28,12 @@ import pytest
 import requests
 
 from components.airflow import REGISTRY_CONN_ID, docker_registry_connection
+from tests.support.airflow import run_in_airflow
 from tests.support.containers import docker_client, host_port, new_password, require_image, running, wait_until
 from tests.support.jenkins_standin import JENKINSFILE, run_jenkinsfile
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-DAGS_DIR = ROOT / "dags"
 USER = "pipeline-bot"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 LAST_LINE = {"tag": "CV_registry-auth_DV_20260101T000000Z", "data_md5": "0" * 32}
@@ -175,12 +174,7 @@ print("RESULT:" + json.dumps(returned))
 
 def run_preprocess_in_airflow(image: str, connection: dict[str, object]) -> dict[str, object]:
     """The DAG's operator, executed for real in the Airflow image with the host's engine."""
-    client = docker_client()
-    airflow = require_image(client, "airflow")
-    socket_gid = os.stat("/var/run/docker.sock").st_gid
     environment = {
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow.db",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
         "DE_PREPROCESSING_IMAGE": image,
         "DE_PREPROCESSING_REGISTRY_CONN_ID": REGISTRY_CONN_ID,
         f"AIRFLOW_CONN_{REGISTRY_CONN_ID.upper()}": json.dumps(connection),
@@ -191,27 +185,13 @@ def run_preprocess_in_airflow(image: str, connection: dict[str, object]) -> dict
         "AIRFLOW_CONN_MINIO_DEFAULT": json.dumps(
             {"conn_type": "aws", "login": "dvc", "password": "s", "extra": {"endpoint_url": "http://minio:9000"}}
         ),
-        "RUN_OPERATOR": RUN_OPERATOR,
     }
-    script = (
-        "airflow db migrate >/tmp/migrate.log 2>&1 || { tail -n 30 /tmp/migrate.log; exit 3; }; "
-        'exec python -c "$RUN_OPERATOR"'
-    )
-    with running(
-        client,
-        airflow,
-        command=["bash", "-c", script],
-        user="50000:0",
-        group_add=[str(socket_gid)],
+    logs = run_in_airflow(
+        RUN_OPERATOR,
         environment=environment,
-        volumes={
-            str(DAGS_DIR): {"bind": "/opt/airflow/dags", "mode": "ro"},
-            "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
-        },
-    ) as container:
-        status = container.wait(timeout=600)
-        logs = container.logs().decode("utf-8", "replace")
-    assert status["StatusCode"] == 0, logs[-4000:]
+        volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}},
+        group_add=[str(os.stat("/var/run/docker.sock").st_gid)],
+    )
     report: dict[str, object] = {}
     for line in logs.splitlines():
         for key in ("CONN_ID", "RESULT", "ERROR"):
