@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_docker as docker
 
 from components.base import (
     Mount,
@@ -20,6 +21,36 @@ from components.config import ServiceConfig, StackConfig
 
 ALIAS = "mysql"
 INTERNAL_PORT = 3306
+ROOT_PASSWORD_FILE = "/etc/mysql/mlops/root-password.sql"  # noqa: S105 (a path, not a secret)
+
+
+def root_password_sql(password: str) -> str:
+    """Statements the server runs at every start (`--init-file`): root's password is the configured one.
+
+    The image applies MYSQL_ROOT_PASSWORD only to an empty data directory, so
+    without this a rotated secret (or a newly set `secretSeed`) leaves the server
+    with the old password while everything else logs in with the new one. On the
+    first start root@'%' does not exist yet while the image initialises the data
+    directory: nothing is changed then. The password travels hex-encoded, so no
+    character of it needs escaping; one statement per line, as `--init-file` reads.
+    """
+    literal = f"CONVERT(X'{password.encode().hex()}' USING utf8mb4)"
+    statement = (
+        "CONCAT('ALTER USER ''root''@''localhost'' IDENTIFIED BY ', QUOTE(@mlops_root_pw), "
+        "', ''root''@''%'' IDENTIFIED BY ', QUOTE(@mlops_root_pw))"
+    )
+    return "\n".join(
+        [
+            f"SET @mlops_root_pw = {literal};",
+            "SET @mlops_initialised = (SELECT COUNT(*) FROM mysql.user WHERE user = 'root' AND host = '%');",
+            f"SET @mlops_sql = IF(@mlops_initialised > 0, {statement}, 'DO 0');",
+            "PREPARE mlops_root_pw_stmt FROM @mlops_sql;",
+            "EXECUTE mlops_root_pw_stmt;",
+            "DEALLOCATE PREPARE mlops_root_pw_stmt;",
+            "SET @mlops_root_pw = NULL, @mlops_sql = NULL;",
+            "",
+        ]
+    )
 
 
 @dataclass
@@ -56,6 +87,15 @@ class MySQL(pulumi.ComponentResource):
             network=args.network,
             alias=ALIAS,
             envs=[pulumi.Output.concat("MYSQL_ROOT_PASSWORD=", self.root_password)],
+            command=["mysqld", f"--init-file={ROOT_PASSWORD_FILE}"],
+            # Read by mysqld (user mysql) only; the container runs nothing else.
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=ROOT_PASSWORD_FILE,
+                    content=pulumi.Output.secret(self.root_password.apply(root_password_sql)),
+                    permissions="0644",
+                )
+            ],
             mounts=[Mount(volume.name, "/var/lib/mysql")],
             published=[Published(INTERNAL_PORT, args.service.port)],
             # A real login over TCP: `mysqladmin ping` also succeeds on "access denied", e.g.

@@ -359,3 +359,17 @@ def test_airflow_with_the_local_registry_pulls_without_a_login(dev: Evaluation) 
     env = dict(e.split("=", 1) for e in plain(dev.named("airflow-scheduler").inputs["envs"]))
     assert env["DE_PREPROCESSING_IMAGE"] == "localhost:5000/de_datapreprocessing:latest"
     assert "DE_PREPROCESSING_REGISTRY_CONN_ID" not in env and "AIRFLOW_CONN_REGISTRY_DEFAULT" not in env
+
+
+def test_mysql_applies_the_configured_root_password_at_every_start(dev: Evaluation) -> None:
+    """The image sets MYSQL_ROOT_PASSWORD on an empty data directory only: the server
+    is started with an init file that sets it on every start, so a rotation takes effect."""
+    server = dev.named("mysql-server")
+    init_file = "/etc/mysql/mlops/root-password.sql"
+    assert server.inputs["command"] == ["mysqld", f"--init-file={init_file}"]
+    assert is_secret(server.inputs["uploads"])
+    [upload] = plain(server.inputs["uploads"])
+    assert upload["file"] == init_file
+    password = "mock-secret-mysql-root-password"
+    assert password.encode().hex() in upload["content"]
+    assert _plaintext_paths(server.inputs, password) == []
