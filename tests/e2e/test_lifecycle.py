@@ -11,6 +11,7 @@ is a FAKE GitBucket, because their images cannot be had on this machine.
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -122,6 +123,22 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
         assert cursor.fetchall() == (("survives",),)
     dvc = s3.s3_client(str(out["minioS3Url"]), str(out["dvcAccessKey"]), str(out["dvcSecretKey"]))
     assert dvc.get_object(Bucket="de-datapreprocessing", Key="probe/kept.txt")["Body"].read() == b"survives"
+
+    # Rotating MySQL's root password (`config set --secret` + `up`) on a server with data:
+    # the new password works, the old one is refused, the data and its users stay.
+    old_root = str(out["mysqlRootPassword"])
+    stack.set_config("mysqlRootPassword", auto.ConfigValue(value=secrets.token_urlsafe(24), secret=True))
+    rotated = stack.up(on_output=print)
+    assert rotated.summary.result == "succeeded"
+    out = outputs(stack)
+    assert out["mysqlRootPassword"] != old_root
+    with mysql_root(out).cursor() as cursor:
+        cursor.execute("SELECT v FROM e2e_probe.kept")
+        assert cursor.fetchall() == (("survives",),)
+    host, port = str(out["mysqlHost"]).split(":")
+    with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+        pymysql.connect(host=host, port=int(port), user="root", password=old_root)
+    check_airflow(out)
 
     # A container deleted behind Pulumi's back is found by refresh and recreated.
     registry = f"{e2e.PREFIX}-registry"

@@ -2,8 +2,10 @@
 
 Shared by the end-to-end test and the benchmark. The project is copied into a
 scratch folder (so stack files written by `stack init` never touch the checkout)
-with the project's virtualenv linked in, and runs as the stack `e2e` on the
-config of Pulumi.e2e.yaml.
+with the project's virtualenv linked in. Each run is a stack of its own: a name
+made for this process (so its Docker objects carry a label no user's stack has)
+on the config of Pulumi.e2e.yaml with host ports the OS hands out. A user's
+`e2e` stack (scripts/up.sh e2e) on the same engine is never touched.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +26,20 @@ from typing import Any
 from pulumi import automation as auto
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.e2e.yaml", "__main__.py", "requirements.txt")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
 PROJECT_DIRS = ("components", "mlops_clients", "dags", "gitbucket_repos", "images")
-STACK = "e2e"
+CONFIG_SOURCE = "Pulumi.e2e.yaml"
+STACK = f"e2etest-{secrets.token_hex(4)}"  # one per run: never a user's stack name
 PREFIX = f"mlops-stack-{STACK}"
+# Every host port the e2e config publishes, moved to a free one for this run.
+PORT_KEYS = (
+    "mysql.port",
+    "minio.port",
+    "minio.consolePort",
+    "registry.port",
+    "airflow.port",
+    "gitbucket.port",
+)
 PASSPHRASE = "e2e-only-passphrase"  # guards the throwaway state of a test run, nothing else
 
 
@@ -62,6 +75,7 @@ def copy_project(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         shutil.copy2(PROJECT_DIR / name, target / name)
+    shutil.copy2(PROJECT_DIR / CONFIG_SOURCE, target / f"Pulumi.{STACK}.yaml")
     for name in PROJECT_DIRS:
         shutil.copytree(
             PROJECT_DIR / name,
@@ -75,10 +89,26 @@ def copy_project(target: Path) -> Path:
     return target
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on now (held open together, so all differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            held = socket.socket()
+            held.bind(("127.0.0.1", 0))
+            sockets.append(held)
+        return [held.getsockname()[1] for held in sockets]
+    finally:
+        for held in sockets:
+            held.close()
+
+
 @contextmanager
 def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
-    """A fresh `e2e` stack in `scratch`; removes the stack's Docker objects before and after."""
-    remove_docker_objects(volumes=True)
+    """A new stack of this run's own in `scratch`; afterwards, destroys it and removes
+    the Docker objects labelled with its name (all of them made by this run)."""
+    if stack_containers() or stack_networks() or stack_volumes():
+        raise RuntimeError(f"Docker objects labelled {PREFIX} exist already: not ours to touch")
     work_dir = copy_project(scratch / "project")
     state = scratch / "state"
     state.mkdir(parents=True, exist_ok=True)
@@ -94,6 +124,8 @@ def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
     )
     # Retained volumes need passwords that outlive destroy: a seed, as scripts/up.sh sets.
     stack.set_config("secretSeed", auto.ConfigValue(value=secrets.token_urlsafe(32), secret=True))
+    for key, port in zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True):
+        stack.set_config(key, auto.ConfigValue(value=str(port)), path=True)
     try:
         yield stack
     finally:
@@ -124,7 +156,7 @@ def stack_volumes() -> list[str]:
 
 
 def remove_docker_objects(volumes: bool) -> None:
-    """Remove what the e2e stack owns, by its label: never anything else (no prune)."""
+    """Remove what this run's stack owns, by its label: never anything else (no prune)."""
     for name in stack_containers():
         docker("rm", "-f", "-v", name)
     for name in stack_networks():
