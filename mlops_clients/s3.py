@@ -20,6 +20,7 @@ from minio.error import MinioAdminException
 from minio.minioadmin import MinioAdmin
 
 from mlops_clients.common import InputError, ServiceError, env, run_cli
+from mlops_clients.contracts import S3Action, S3Env
 
 SERVICE = "s3"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -62,7 +63,12 @@ def ensure_buckets(client: Any, buckets: list[str]) -> dict[str, Any]:
 
 
 def bucket_policy(buckets: list[str]) -> dict[str, Any]:
-    """Read and write objects of these buckets, nothing else (no bucket creation or deletion)."""
+    """Read and add objects of these buckets, never delete (no bucket creation or deletion either).
+
+    `dvc push` only lists, reads and puts, so no pipeline run can delete DVC data versions
+    (AbortMultipartUpload drops an unfinished upload's parts, never an object). A put can still
+    replace an object under the same key; only bucket versioning would keep the old content.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -76,7 +82,6 @@ def bucket_policy(buckets: list[str]) -> dict[str, Any]:
                 "Action": [
                     "s3:GetObject",
                     "s3:PutObject",
-                    "s3:DeleteObject",
                     "s3:AbortMultipartUpload",
                     "s3:ListMultipartUploadParts",
                 ],
@@ -119,14 +124,14 @@ def _csv(value: str) -> list[str]:
 
 
 def _ensure_buckets_from_env() -> dict[str, Any]:
-    client = s3_client(env("S3_ENDPOINT"), env("S3_ROOT_USER"), env("S3_ROOT_PASSWORD"))
-    return ensure_buckets(client, _csv(env("S3_BUCKETS")))
+    client = s3_client(env(S3Env.ENDPOINT), env(S3Env.ROOT_USER), env(S3Env.ROOT_PASSWORD))
+    return ensure_buckets(client, _csv(env(S3Env.BUCKETS)))
 
 
 def _ensure_user_from_env() -> dict[str, Any]:
-    admin = admin_client(env("S3_ENDPOINT"), env("S3_ROOT_USER"), env("S3_ROOT_PASSWORD"))
-    return ensure_scoped_user(admin, env("S3_USER"), env("S3_USER_SECRET"), _csv(env("S3_USER_BUCKETS")))
+    admin = admin_client(env(S3Env.ENDPOINT), env(S3Env.ROOT_USER), env(S3Env.ROOT_PASSWORD))
+    return ensure_scoped_user(admin, env(S3Env.USER), env(S3Env.USER_SECRET), _csv(env(S3Env.USER_BUCKETS)))
 
 
 if __name__ == "__main__":
-    run_cli({"ensure-buckets": _ensure_buckets_from_env, "ensure-user": _ensure_user_from_env})
+    run_cli({S3Action.ENSURE_BUCKETS: _ensure_buckets_from_env, S3Action.ENSURE_USER: _ensure_user_from_env})

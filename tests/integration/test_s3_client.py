@@ -63,6 +63,39 @@ def test_a_scoped_user_reaches_its_bucket_only(s3_server: S3Server) -> None:
         assert visible == {own}
 
 
+def test_a_scoped_user_adds_objects_but_can_never_delete_one(s3_server: S3Server) -> None:
+    root = s3.s3_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
+    bucket = unique("dvc")
+    s3.ensure_buckets(root, [bucket])
+    admin = s3.admin_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
+    user, secret = unique("dvc"), new_password()
+    s3.ensure_scoped_user(admin, user, secret, [bucket])
+    scoped = s3.s3_client(s3_server.endpoint, user, secret)
+    key = "files/md5/d4/1d8cd98f00b204e9800998ecf8427e"
+    scoped.put_object(Bucket=bucket, Key=key, Body=b"version 1")
+    assert scoped.get_object(Bucket=bucket, Key=key)["Body"].read() == b"version 1"
+    # What `dvc push` does with a large file: a multipart upload (and an abort on failure).
+    upload = scoped.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    etag = scoped.upload_part(Bucket=bucket, Key="big", UploadId=upload, PartNumber=1, Body=b"part")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    scoped.complete_multipart_upload(Bucket=bucket, Key="big", UploadId=upload, MultipartUpload=parts)
+    aborted = scoped.create_multipart_upload(Bucket=bucket, Key="gone")["UploadId"]
+    scoped.abort_multipart_upload(Bucket=bucket, Key="gone", UploadId=aborted)
+
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        scoped.delete_object(Bucket=bucket, Key=key)
+    # MinIO answers DeleteObjects with a per-key AccessDenied; refusing the whole request would do as well.
+    try:
+        result = scoped.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key}, {"Key": "big"}]})
+    except botocore.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "AccessDenied"
+    else:
+        assert result.get("Deleted", []) == []
+        assert {(e["Key"], e["Code"]) for e in result["Errors"]} == {(key, "AccessDenied"), ("big", "AccessDenied")}
+    assert root.get_object(Bucket=bucket, Key=key)["Body"].read() == b"version 1"
+    assert root.get_object(Bucket=bucket, Key="big")["Body"].read() == b"part"
+
+
 def test_ensuring_a_user_again_is_harmless_and_rotates_its_secret(s3_server: S3Server) -> None:
     client = s3.s3_client(s3_server.endpoint, s3_server.root_user, s3_server.root_password)
     bucket = unique("rot")

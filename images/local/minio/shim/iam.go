@@ -2,15 +2,16 @@ package main
 
 // The IAM state behind the admin API subset (canned policies, users, their
 // policy mappings), persisted under the data directory, and its translation
-// into SeaweedFS identities.
+// into SeaweedFS identities and IAM policies.
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,7 +107,7 @@ func (s *iamStore) save() error {
 }
 
 // mutate runs fn on the state under the locks, persists the result and pushes
-// the resulting identities to SeaweedFS before returning, so a change is in
+// the resulting identities and policies to SeaweedFS before returning, so a change is in
 // force for the S3 API when the admin call answers (as in MinIO). A failing fn
 // or save leaves the state untouched.
 func (s *iamStore) mutate(fn func(st *iamState) *apiError) *apiError {
@@ -130,7 +131,7 @@ func (s *iamStore) mutate(fn func(st *iamState) *apiError) *apiError {
 		s.mu.Unlock()
 		return errInternalError.with(err)
 	}
-	desired := s.desiredIdentitiesLocked()
+	desired := s.desiredFilesLocked()
 	s.mu.Unlock()
 
 	if err := s.backend.apply(desired, false); err != nil {
@@ -144,7 +145,7 @@ func (s *iamStore) reconcile() error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	s.mu.RLock()
-	desired := s.desiredIdentitiesLocked()
+	desired := s.desiredFilesLocked()
 	s.mu.RUnlock()
 	if len(desired) == 0 {
 		return nil
@@ -284,127 +285,64 @@ func validatePolicy(raw []byte) error {
 	return nil
 }
 
-// wildcardMatch matches s against a pattern with '*' and '?' (case-insensitive,
-// like IAM action names).
-func wildcardMatch(pattern, s string) bool {
-	pattern, s = strings.ToLower(pattern), strings.ToLower(s)
-	var match func(p, s string) bool
-	match = func(p, s string) bool {
-		for len(p) > 0 {
-			switch p[0] {
-			case '*':
-				for i := 0; i <= len(s); i++ {
-					if match(p[1:], s[i:]) {
-						return true
-					}
-				}
-				return false
-			case '?':
-				if len(s) == 0 {
-					return false
-				}
-			default:
-				if len(s) == 0 || p[0] != s[0] {
-					return false
-				}
-			}
-			p, s = p[1:], s[1:]
-		}
-		return len(s) == 0
-	}
-	return match(pattern, s)
+// ---------------------------------------------------------------- SeaweedFS policies
+
+// SeaweedFS' legacy identity actions ("Read", "Write", "List", ...) are too
+// coarse for MinIO policies: its router gates PutObject, DeleteObject and
+// DeleteObjects alike on "Write", so no action list can put without deleting.
+// Each user therefore becomes an identity without legacy actions that has one
+// SeaweedFS IAM policy attached (policy_names): the usable statements of its
+// MinIO policies, which SeaweedFS evaluates per request against the specific
+// S3 action (s3:PutObject, s3:DeleteObject, ...), explicit Deny winning.
+
+type swStatement struct {
+	Effect   string   `json:"Effect"`
+	Action   []string `json:"Action"`
+	Resource []string `json:"Resource"`
 }
 
-// SeaweedFS' legacy action classes and the S3 actions that need them, split
-// by the resource level they apply to (bucket ARN vs object ARN).
-var (
-	bucketLevelActions = map[string][]string{
-		"List":    {"s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"},
-		"Tagging": {"s3:GetBucketTagging", "s3:PutBucketTagging"},
-	}
-	objectLevelActions = map[string][]string{
-		"Read":    {"s3:GetObject", "s3:GetObjectVersion", "s3:ListMultipartUploadParts"},
-		"Write":   {"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"},
-		"Tagging": {"s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"},
-	}
-)
+type swPolicy struct {
+	Version   string        `json:"Version"`
+	Statement []swStatement `json:"Statement"`
+}
 
-func classesFor(patterns []string, table map[string][]string) []string {
+// s3Actions keeps the S3 actions of a statement ("*" meaning all of S3):
+// MinIO policies speak for the S3 API only, and SeaweedFS serves its own IAM
+// and STS APIs (iam:*, sts:*) on the same port.
+func s3Actions(actions []string) []string {
 	var out []string
-	for class, actions := range table {
-	next:
-		for _, a := range actions {
-			for _, p := range patterns {
-				if wildcardMatch(p, a) {
-					out = append(out, class)
-					break next
-				}
-			}
+	for _, a := range actions {
+		switch {
+		case a == "*":
+			out = append(out, "s3:*")
+		case len(a) > len("s3:") && strings.EqualFold(a[:len("s3:")], "s3:"):
+			out = append(out, a)
 		}
 	}
 	return out
 }
 
-// resourceTargets maps an S3 ARN to the SeaweedFS action suffixes it grants
-// at bucket level ("b", "b*") and at object level ("b" for b/*, or a
-// "b/prefix/*" pattern).
-func resourceTargets(res string) (bucketTarget, objectTarget string) {
-	r := res
-	if res != "*" {
-		var ok bool
-		if r, ok = strings.CutPrefix(res, "arn:aws:s3:::"); !ok || r == "" {
-			return "", ""
-		}
-	}
-	bucket, object, hasObject := strings.Cut(r, "/")
-	if !hasObject {
-		bucketTarget = r
-		if strings.ContainsAny(r, "*?") { // "*" or "b*" also covers the objects
-			objectTarget = r
-		}
-		return bucketTarget, objectTarget
-	}
-	if object == "*" {
-		return "", bucket
-	}
-	return "", r
-}
-
-// grantsOf lists the SeaweedFS actions ("List:b", "Read:b", ...) that the
-// statements of the given effect grant.
-func grantsOf(stmts []policyStatement, effect string) map[string]bool {
-	out := map[string]bool{}
-	for _, st := range stmts {
-		// Conditions and Not* elements cannot be expressed with SeaweedFS
-		// actions: such statements grant nothing here.
-		if st.Effect != effect || len(st.Condition) > 0 || len(st.NotAction) > 0 || len(st.NotResource) > 0 {
-			continue
-		}
-		actions, _ := stringOrList(st.Action)
-		resources, _ := stringOrList(st.Resource)
-		bucketClasses := classesFor(actions, bucketLevelActions)
-		objectClasses := classesFor(actions, objectLevelActions)
-		for _, res := range resources {
-			bt, ot := resourceTargets(res)
-			if bt != "" {
-				for _, c := range bucketClasses {
-					out[c+":"+bt] = true
-				}
-			}
-			if ot != "" {
-				for _, c := range objectClasses {
-					out[c+":"+ot] = true
-				}
-			}
+// s3Resources keeps the S3 resources of a statement ("*" meaning all of S3).
+func s3Resources(resources []string) []string {
+	var out []string
+	for _, r := range resources {
+		switch {
+		case r == "*":
+			out = append(out, "arn:aws:s3:::*")
+		case len(r) > len("arn:aws:s3:::") && strings.HasPrefix(r, "arn:aws:s3:::"):
+			out = append(out, r)
 		}
 	}
 	return out
 }
 
-// userActions is the SeaweedFS action list for a user's attached policies:
-// allowed grants minus identical denied ones.
-func (s *iamStore) userActionsLocked(u *userEntry) []string {
-	allow, deny := map[string]bool{}, map[string]bool{}
+// userPolicyLocked merges the usable statements of a user's policies into one
+// SeaweedFS policy (nil if none is left). Statements with a Condition,
+// NotAction or NotResource are left out: an Allow among them grants nothing,
+// a Deny among them denies nothing.
+func (s *iamStore) userPolicyLocked(u *userEntry) *swPolicy {
+	var out []swStatement
+	seen := map[string]bool{}
 	for _, name := range u.Policies {
 		raw, ok := s.policyLocked(name)
 		if !ok {
@@ -414,28 +352,60 @@ func (s *iamStore) userActionsLocked(u *userEntry) []string {
 		if err != nil {
 			continue
 		}
-		for g := range grantsOf(stmts, "Allow") {
-			allow[g] = true
-		}
-		for g := range grantsOf(stmts, "Deny") {
-			deny[g] = true
+		for _, st := range stmts {
+			if (st.Effect != "Allow" && st.Effect != "Deny") ||
+				len(st.Condition) > 0 || len(st.NotAction) > 0 || len(st.NotResource) > 0 {
+				continue
+			}
+			actions, _ := stringOrList(st.Action)
+			resources, _ := stringOrList(st.Resource)
+			sw := swStatement{Effect: st.Effect, Action: s3Actions(actions), Resource: s3Resources(resources)}
+			if len(sw.Action) == 0 || len(sw.Resource) == 0 {
+				continue
+			}
+			key, _ := json.Marshal(sw)
+			if !seen[string(key)] {
+				seen[string(key)] = true
+				out = append(out, sw)
+			}
 		}
 	}
-	var out []string
-	for g := range allow {
-		if !deny[g] {
-			out = append(out, g)
-		}
+	if len(out) == 0 {
+		return nil
 	}
-	sort.Strings(out)
-	return out
+	return &swPolicy{Version: "2012-10-17", Statement: out}
 }
 
-// desiredIdentitiesLocked renders every user as a SeaweedFS identity file.
-func (s *iamStore) desiredIdentitiesLocked() map[string][]byte {
+// swPolicyName names a user's SeaweedFS policy. SeaweedFS policy names are
+// [A-Za-z0-9_-]+ while MinIO access keys may also hold '.', '@', ...: other
+// characters become '_', and a hash of the key keeps such names apart.
+func swPolicyName(user string) string {
+	var b strings.Builder
+	for _, r := range user {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	sum := sha256.Sum256([]byte(user))
+	return "minio-user-" + b.String() + "-" + hex.EncodeToString(sum[:8])
+}
+
+// desiredFilesLocked renders every user as SeaweedFS IAM files, keyed by
+// their filer path: its policy (when it has usable statements) and its
+// identity, which names that policy.
+func (s *iamStore) desiredFilesLocked() map[string][]byte {
 	out := map[string][]byte{}
 	for name, u := range s.state.Users {
-		out[name] = identityJSON(name, u.SecretKey, s.userActionsLocked(u), u.Status == statusDisabled)
+		var policies []string
+		if p := s.userPolicyLocked(u); p != nil {
+			policy := swPolicyName(name)
+			b, _ := json.MarshalIndent(p, "", "  ")
+			out[policiesDir+"/"+policy+".json"] = b
+			policies = []string{policy}
+		}
+		out[identitiesDir+"/"+name+".json"] = identityJSON(name, u.SecretKey, policies, u.Status == statusDisabled)
 	}
 	return out
 }

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -71,23 +76,178 @@ func TestSignThenVerify(t *testing.T) {
 	}
 }
 
-func TestGrants(t *testing.T) {
-	// mlops_clients.s3.bucket_policy(["b"])
-	policy := `{"Version":"2012-10-17","Statement":[
-	  {"Effect":"Allow","Action":["s3:GetBucketLocation","s3:ListBucket","s3:ListBucketMultipartUploads"],"Resource":["arn:aws:s3:::b"]},
-	  {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":["arn:aws:s3:::b/*"]},
-	  {"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::logs/app/*"]},
+// mlops_clients.s3.bucket_policy(["b"]): read and add objects, never delete.
+const bucketPolicy = `{"Version":"2012-10-17","Statement":[
+  {"Effect":"Allow","Action":["s3:GetBucketLocation","s3:ListBucket","s3:ListBucketMultipartUploads"],"Resource":["arn:aws:s3:::b"]},
+  {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:AbortMultipartUpload","s3:ListMultipartUploadParts"],"Resource":["arn:aws:s3:::b/*"]}
+]}`
+
+func storeWith(t *testing.T, policies map[string]string, users map[string][]string) *iamStore {
+	t.Helper()
+	s := &iamStore{state: iamState{Policies: map[string]*policyDoc{}, Users: map[string]*userEntry{}}}
+	for name, p := range policies {
+		if err := validatePolicy([]byte(p)); err != nil {
+			t.Fatalf("policy %s: %v", name, err)
+		}
+		s.state.Policies[name] = &policyDoc{Policy: json.RawMessage(p)}
+	}
+	for name, attached := range users {
+		s.state.Users[name] = &userEntry{SecretKey: "secret-" + name, Status: statusEnabled, Policies: attached}
+	}
+	return s
+}
+
+func TestUserPolicy(t *testing.T) {
+	extra := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::logs/app/*"},
 	  {"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::x/*"]},
 	  {"Effect":"Deny","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::x/*"]},
-	  {"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::c"],"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}
+	  {"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::c"],"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},
+	  {"Effect":"Allow","NotAction":["s3:DeleteObject"],"Resource":["arn:aws:s3:::d/*"]},
+	  {"Effect":"Allow","Action":["admin:*","iam:CreateUser","*"],"Resource":["arn:aws:iam:::user/x","*"]},
+	  {"Effect":"Allow","Action":["kms:*"],"Resource":["*"]},
+	  {"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:iam:::user/y"]}
 	]}`
-	if err := validatePolicy([]byte(policy)); err != nil {
+	s := storeWith(t, map[string]string{"p": bucketPolicy, "q": extra}, nil)
+	// q twice (mapped and re-listed) and bucket_policy's statements once each.
+	got := s.userPolicyLocked(&userEntry{Policies: []string{"p", "q", "readonly", "missing", "p"}})
+	want := &swPolicy{Version: "2012-10-17", Statement: []swStatement{
+		{"Allow", []string{"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"}, []string{"arn:aws:s3:::b"}},
+		{"Allow", []string{"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, []string{"arn:aws:s3:::b/*"}},
+		{"Allow", []string{"s3:GetObject"}, []string{"arn:aws:s3:::logs/app/*"}},
+		{"Allow", []string{"s3:PutObject"}, []string{"arn:aws:s3:::x/*"}},
+		{"Deny", []string{"s3:PutObject"}, []string{"arn:aws:s3:::x/*"}},
+		{"Allow", []string{"s3:*"}, []string{"arn:aws:s3:::*"}},
+		{"Allow", []string{"s3:GetBucketLocation", "s3:GetObject"}, []string{"arn:aws:s3:::*"}},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", " ")
+		t.Fatalf("got %s", g)
+	}
+	if p := s.userPolicyLocked(&userEntry{Policies: []string{"missing"}}); p != nil {
+		t.Fatalf("no usable statement, got %+v", p)
+	}
+}
+
+// A policy with s3:PutObject but without s3:DeleteObject must give an
+// identity that can put but not delete: no legacy actions (SeaweedFS gates
+// PutObject, DeleteObject and DeleteObjects all on "Write"), and an attached
+// policy naming no delete action.
+func TestPutWithoutDeleteGivesNoDelete(t *testing.T) {
+	withDelete := strings.Replace(bucketPolicy, `"s3:PutObject",`, `"s3:PutObject","s3:DeleteObject",`, 1)
+	s := storeWith(t, map[string]string{"dvc-buckets": bucketPolicy, "rw": withDelete},
+		map[string][]string{"dvc": {"dvc-buckets"}, "rw": {"rw"}, "none": nil})
+	files := s.desiredFilesLocked()
+	if len(files) != 5 {
+		t.Fatalf("files: %v", slices.Sorted(maps.Keys(files)))
+	}
+
+	actions := func(user string) []string {
+		var id map[string]any
+		if err := json.Unmarshal(files[identitiesDir+"/"+user+".json"], &id); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := id["actions"]; ok {
+			t.Fatalf("%s: legacy actions in %v", user, id)
+		}
+		names, _ := id["policy_names"].([]any)
+		if len(names) != 1 || names[0] != swPolicyName(user) {
+			t.Fatalf("%s: policy_names %v", user, id["policy_names"])
+		}
+		var p swPolicy
+		if err := json.Unmarshal(files[policiesDir+"/"+swPolicyName(user)+".json"], &p); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, st := range p.Statement {
+			if st.Effect == "Allow" {
+				out = append(out, st.Action...)
+			}
+		}
+		return out
+	}
+	dvc := actions("dvc")
+	if !slices.Contains(dvc, "s3:PutObject") {
+		t.Fatalf("dvc cannot put: %v", dvc)
+	}
+	for _, a := range dvc {
+		if strings.Contains(strings.ToLower(a), "delete") || strings.Contains(a, "*") {
+			t.Fatalf("dvc may delete through %q", a)
+		}
+	}
+	if rw := actions("rw"); !slices.Contains(rw, "s3:DeleteObject") {
+		t.Fatalf("rw lost s3:DeleteObject: %v", rw)
+	}
+
+	var none map[string]any
+	if err := json.Unmarshal(files[identitiesDir+"/none.json"], &none); err != nil {
 		t.Fatal(err)
 	}
-	s := &iamStore{state: iamState{Policies: map[string]*policyDoc{"p": {Policy: json.RawMessage(policy)}}}}
-	got := s.userActionsLocked(&userEntry{Policies: []string{"p", "readonly", "missing"}})
-	want := []string{"List:b", "Read:*", "Read:b", "Read:logs/app/*", "Write:b"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v, want %v", got, want)
+	if _, ok := none["policy_names"]; ok {
+		t.Fatalf("a user without policies names one: %v", none)
+	}
+}
+
+func TestPolicyNames(t *testing.T) {
+	valid := regexp.MustCompile(`^[A-Za-z0-9_-]+$`) // SeaweedFS' credential.PolicyNamePattern
+	seen := map[string]string{}
+	for _, user := range []string{"dvc", "dvc.a", "dvc@a", "dvc_a", "Ünïcode-user", strings.Repeat("x", 128)} {
+		name := swPolicyName(user)
+		if !valid.MatchString(name) {
+			t.Fatalf("%q -> invalid SeaweedFS policy name %q", user, name)
+		}
+		if other, ok := seen[name]; ok {
+			t.Fatalf("%q and %q share policy %q", user, other, name)
+		}
+		seen[name] = user
+	}
+	if swPolicyName("dvc") != swPolicyName("dvc") {
+		t.Fatal("policy names are not stable")
+	}
+}
+
+// A fake filer and S3 gateway: apply writes policies before the identities
+// naming them, then the sync identity, and rewrites only what changed.
+func TestApplyOrderAndDiff(t *testing.T) {
+	var writes []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/" {
+			return // the gateway accepts the sync identity's key
+		}
+		if r.Method != http.MethodPost || r.URL.Query().Get("saveInside") != "true" {
+			t.Errorf("unexpected %s %s", r.Method, r.URL)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		_, header, err := r.FormFile("file")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		writes = append(writes, r.URL.Path+header.Filename)
+	}))
+	defer srv.Close()
+	b := &seaweedIAM{filerURL: srv.URL, s3URL: srv.URL, client: srv.Client(), written: map[string]string{}}
+
+	s := storeWith(t, map[string]string{"dvc-buckets": bucketPolicy}, map[string][]string{"dvc": {"dvc-buckets"}, "bare": nil})
+	if err := b.apply(s.desiredFilesLocked(), false); err != nil {
+		t.Fatal(err)
+	}
+	policy := policiesDir + "/" + swPolicyName("dvc") + ".json"
+	want := []string{policy, identitiesDir + "/bare.json", identitiesDir + "/dvc.json", identitiesDir + "/" + syncIdentity + ".json"}
+	if !reflect.DeepEqual(writes, want) {
+		t.Fatalf("writes %v, want %v", writes, want)
+	}
+
+	writes = nil
+	if err := b.apply(s.desiredFilesLocked(), false); err != nil || writes != nil {
+		t.Fatalf("unchanged state rewrote %v (%v)", writes, err)
+	}
+	s.state.Policies["dvc-buckets"].Policy = json.RawMessage(strings.Replace(bucketPolicy, `"s3:PutObject",`, "", 1))
+	if err := b.apply(s.desiredFilesLocked(), false); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{policy, identitiesDir + "/" + syncIdentity + ".json"}; !reflect.DeepEqual(writes, want) {
+		t.Fatalf("a policy change wrote %v, want %v", writes, want)
 	}
 }
