@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
+from components import mysql
 from components.base import (
     Mount,
     Published,
@@ -19,18 +22,29 @@ from components.base import (
     secret_password,
     service_container,
 )
-from components.config import ServiceConfig, StackConfig
+from components.config import StackConfig
 from components.gitbucket import GitBucket, GitRepository
 from components.minio import Minio, S3ServiceUser
 from components.mysql import MySQL, ServiceDatabase
 from components.registry import ImageRegistry
+from components.spec import ServiceConfig, ServiceSpec
+from dags.mlops_contract import ConnId, Env, connection_variable
 
 ALIAS = "airflow"
 INTERNAL_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
 ADMIN_USER = "admin"
 DOCKER_SOCKET = "/var/run/docker.sock"
-REGISTRY_CONN_ID = "registry_default"
+SPEC = ServiceSpec(
+    name="airflow",
+    image="apache/airflow:3.3.2",
+    ports={"port": 8085},
+    memory_mb=1536,  # per Airflow container (api-server, scheduler, ...)
+    secrets=("airflowAdminPassword",),
+    needs=(mysql.SPEC,),
+    outputs=("airflowUrl", "airflowAdminUser", "airflowAdminPassword"),
+    uses_docker_socket=True,
+)
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 # One-shot: migrate the schema (also FAB's tables), then make the admin exist with
@@ -45,9 +59,14 @@ airflow users reset-password --username "$AIRFLOW_ADMIN_USER" --password "$AIRFL
 
 
 @dataclass
-class AirflowWiring:
-    """What Airflow is connected to when those services are enabled."""
+class AirflowArgs:
+    """What Airflow runs on (MySQL) and, where enabled, what its pipelines are wired to."""
 
+    stack: StackConfig
+    service: ServiceConfig
+    network: pulumi.Input[str]
+    mysql: MySQL
+    database: ServiceDatabase
     gitbucket: GitBucket | None = None
     dags_repo: GitRepository | None = None
     pipeline_repo: GitRepository | None = None
@@ -56,17 +75,8 @@ class AirflowWiring:
     registry: ImageRegistry | None = None
 
     def ready(self) -> list[pulumi.Resource]:
+        """What must exist before Airflow first starts."""
         return [r.ready for r in (self.dags_repo, self.pipeline_repo, self.dvc_user) if r is not None]
-
-
-@dataclass
-class AirflowArgs:
-    stack: StackConfig
-    service: ServiceConfig
-    network: pulumi.Input[str]
-    mysql: MySQL
-    database: ServiceDatabase
-    wiring: AirflowWiring = field(default_factory=AirflowWiring)
 
 
 def docker_registry_connection(server: str, username: str, password: str) -> dict[str, object]:
@@ -78,16 +88,16 @@ def docker_registry_connection(server: str, username: str, password: str) -> dic
     return connection
 
 
-def wiring_environment(wiring: AirflowWiring, network: str) -> pulumi.Output[list[str]]:
+def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[str]]:
     """Connections (as AIRFLOW_CONN_* variables: never stored in the metadata database),
     the DAG bundle read from GitBucket, and what the preprocessing DAG needs to run."""
-    env: list[pulumi.Output[str]] = [pulumi.Output.from_input(f"MLOPS_DOCKER_NETWORK={network}")]
+    env: list[pulumi.Output[str]] = [pulumi.Output.from_input(f"{Env.NETWORK}={network}")]
 
-    def conn(name: str, value: pulumi.Output[dict[str, object]]) -> pulumi.Output[str]:
-        return value.apply(lambda v: f"AIRFLOW_CONN_{name.upper()}={json.dumps(v, sort_keys=True)}")
+    def conn(conn_id: str, value: pulumi.Output[dict[str, object]]) -> pulumi.Output[str]:
+        return value.apply(lambda v: f"{connection_variable(conn_id)}={json.dumps(v, sort_keys=True)}")
 
-    if wiring.gitbucket is not None:
-        gitbucket = wiring.gitbucket
+    if args.gitbucket is not None:
+        gitbucket = args.gitbucket
 
         def git_conn(repo: GitRepository) -> pulumi.Output[dict[str, object]]:
             return gitbucket.admin_password.apply(
@@ -99,23 +109,23 @@ def wiring_environment(wiring: AirflowWiring, network: str) -> pulumi.Output[lis
                 }
             )
 
-        if wiring.dags_repo is not None:
-            env.append(conn("gitbucket_dags", git_conn(wiring.dags_repo)))
+        if args.dags_repo is not None:
+            env.append(conn(ConnId.DAGS_GIT, git_conn(args.dags_repo)))
             bundle = [
                 {
-                    "name": wiring.dags_repo.repo,
+                    "name": args.dags_repo.repo,
                     "classpath": "airflow.providers.git.bundles.git.GitDagBundle",
-                    "kwargs": {"git_conn_id": "gitbucket_dags", "tracking_ref": "main", "refresh_interval": 30},
+                    "kwargs": {"git_conn_id": ConnId.DAGS_GIT.value, "tracking_ref": "main", "refresh_interval": 30},
                 }
             ]
             env.append(pulumi.Output.from_input(f"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST={json.dumps(bundle)}"))
-        if wiring.pipeline_repo is not None:
-            env.append(conn("gitbucket_default", git_conn(wiring.pipeline_repo)))
-    if wiring.minio is not None and wiring.dvc_user is not None:
-        minio, user = wiring.minio, wiring.dvc_user
+        if args.pipeline_repo is not None:
+            env.append(conn(ConnId.GIT, git_conn(args.pipeline_repo)))
+    if args.minio is not None and args.dvc_user is not None:
+        minio, user = args.minio, args.dvc_user
         env.append(
             conn(
-                "minio_default",
+                ConnId.S3,
                 user.secret_key.apply(
                     lambda secret: {
                         "conn_type": "aws",
@@ -126,22 +136,20 @@ def wiring_environment(wiring: AirflowWiring, network: str) -> pulumi.Output[lis
                 ),
             )
         )
-    if wiring.registry is not None:
-        registry = wiring.registry
-        env.append(
-            pulumi.Output.from_input(f"DE_PREPROCESSING_IMAGE={registry.push_prefix}/de_datapreprocessing:latest")
-        )
+    if args.registry is not None:
+        registry = args.registry
+        env.append(pulumi.Output.from_input(f"{Env.IMAGE}={registry.push_prefix}/de_datapreprocessing:latest"))
         if registry.username is not None and registry.password is not None:
             username = registry.username
             env.append(
                 conn(
-                    REGISTRY_CONN_ID,
+                    ConnId.REGISTRY,
                     registry.password.apply(
                         lambda password: docker_registry_connection(registry.server, username, password)
                     ),
                 )
             )
-            env.append(pulumi.Output.from_input(f"DE_PREPROCESSING_REGISTRY_CONN_ID={REGISTRY_CONN_ID}"))
+            env.append(pulumi.Output.from_input(f"{Env.REGISTRY_CONN_ID}={ConnId.REGISTRY.value}"))
     return pulumi.Output.all(*env).apply(list)
 
 
@@ -179,7 +187,7 @@ class Airflow(pulumi.ComponentResource):
             "?charset=utf8mb4",
         )
         # Identical in every Airflow container: they share the database, keys and tokens.
-        wired = wiring_environment(args.wiring, stack.network_name)
+        wired = wiring_environment(args, stack.network_name)
         common_env: pulumi.Output[list[str]] = pulumi.Output.secret(
             pulumi.Output.all(sql_conn, fernet_key, jwt_secret, api_secret, wired).apply(
                 lambda values: [
@@ -221,7 +229,7 @@ class Airflow(pulumi.ComponentResource):
             logs=False,
             labels=labels(stack, service.name),
             # The DAG repo must exist before the DAG processor first clones it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready, *args.wiring.ready()]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready, *args.ready()]),
         )
 
         def process(
@@ -280,3 +288,10 @@ class Airflow(pulumi.ComponentResource):
                 "adminPassword": self.admin_password,
             }
         )
+
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {
+            "airflowUrl": self.host_url,
+            "airflowAdminUser": self.admin_user,
+            "airflowAdminPassword": self.admin_password,
+        }

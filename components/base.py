@@ -18,7 +18,9 @@ import pulumi_command
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config import SECRET_SEED_KEY, ServiceConfig, StackConfig
+from components.config import SECRET_SEED_KEY, StackConfig
+from components.spec import ServiceConfig
+from mlops_clients.contracts import Client
 
 STACK_LABEL = "mlops.stack"
 SERVICE_LABEL = "mlops.service"
@@ -191,23 +193,24 @@ def service_container(
 def client_command(
     name: str,
     *,
-    client: str,
+    client: Client,
     action: str,
     environment: pulumi.Input[dict[str, pulumi.Input[str]]],
     opts: pulumi.ResourceOptions,
     triggers: Sequence[pulumi.Input[str]] | None = None,
 ) -> pulumi_command.local.Command:
-    """Run `python -m mlops_clients.<client> <action>` from the project's virtualenv.
+    """Run `python -m mlops_clients.<module> <action>` from the project's virtualenv.
 
     Inputs and secrets travel in the environment only; output is kept out of
     the logs and stored as secret, since a service's answer may echo one.
     The relative interpreter path keeps the command identical on every machine
     (Pulumi runs commands from the project directory; Pulumi.yaml names .venv).
     """
+    command = f".venv/bin/python {client.command(action)}"
     return pulumi_command.local.Command(
         name,
-        create=f".venv/bin/python -m mlops_clients.{client} {action}",
-        update=f".venv/bin/python -m mlops_clients.{client} {action}",
+        create=command,
+        update=command,
         environment=environment,
         logging=pulumi_command.local.Logging.STDERR,
         triggers=list(triggers) if triggers else None,

@@ -10,55 +10,18 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-# Pinned default images (shared/reference/integration-facts.md §10); each is
-# overridable per stack for private mirrors and air-gapped hosts.
-DEFAULT_IMAGES: dict[str, str] = {
-    "mysql": "mysql:8.4.11",
-    "minio": "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
-    "gitbucket": "ghcr.io/gitbucket/gitbucket:4.46.1",
-    "jenkins": "jenkins/jenkins:2.568.2-lts-jdk21",
-    "airflow": "apache/airflow:3.3.2",
-    "registry": "registry:3.1.1",
-}
+from components.spec import ServiceConfig, ServiceSpec
 
-# Host ports: one per published container port. Jenkins, GitBucket and Airflow
-# all listen on 8080 inside their containers, so their host defaults differ.
-DEFAULT_PORTS: dict[str, dict[str, int]] = {
-    "mysql": {"port": 3306},
-    "minio": {"port": 9000, "consolePort": 9001},
-    "gitbucket": {"port": 8080},
-    "jenkins": {"port": 8090},
-    "airflow": {"port": 8085},
-    "registry": {"port": 5000},
-}
-
-DEFAULT_MEMORY_MB: dict[str, int] = {
-    "mysql": 1024,
-    "minio": 512,
-    "gitbucket": 1024,
-    "jenkins": 2048,
-    "airflow": 1536,  # per Airflow container (api-server, scheduler, ...)
-    "registry": 256,
-}
-
-# A service that another enabled service cannot run without.
-REQUIRES: dict[str, tuple[str, ...]] = {
-    "gitbucket": ("mysql",),
-    "airflow": ("mysql",),
-    "jenkins": ("gitbucket", "registry"),  # builds the seeded repo, pushes its image
-}
-
-# Passwords a user may set with `pulumi config set --secret`; unset ones are generated.
-SECRET_KEYS: tuple[str, ...] = (
-    "mysqlRootPassword",
-    "minioRootPassword",
-    "gitbucketRootPassword",
-    "jenkinsAdminPassword",
-    "airflowAdminPassword",
+# Stack-wide keys: every service's own keys are declared in its module (components/spec.py).
+BIND_ADDRESS_KEY, DOCKER_HOST_KEY, SOCKET_GID_KEY, RETAIN_VOLUMES_KEY = (
+    "bindAddress",
+    "dockerHost",
+    "dockerSocketGid",
+    "retainVolumes",
 )
 
 # Another registry instead of the local one: where images are pushed and pulled
@@ -71,36 +34,44 @@ EXTERNAL_REGISTRY_KEYS: frozenset[str] = frozenset({"url", "username"})
 SECRET_SEED_KEY = "secretSeed"  # noqa: S105 (a config key, not a secret)
 MIN_SEED_LENGTH = 16
 
-TOP_LEVEL_KEYS: frozenset[str] = frozenset(
+STACK_WIDE_KEYS: frozenset[str] = frozenset(
     {
-        "bindAddress",
-        "dockerHost",
-        "dockerSocketGid",
-        "retainVolumes",
+        BIND_ADDRESS_KEY,
+        DOCKER_HOST_KEY,
+        SOCKET_GID_KEY,
+        RETAIN_VOLUMES_KEY,
         SECRET_SEED_KEY,
         EXTERNAL_REGISTRY_KEY,
         EXTERNAL_REGISTRY_PASSWORD_KEY,
-        *DEFAULT_IMAGES,
-        *SECRET_KEYS,
     }
 )
-SERVICE_KEYS: frozenset[str] = frozenset({"enabled", "image", "memoryMb", "port", "consolePort"})
-MIN_MEMORY_MB = 64
+# Keys every service has; its port keys come from its declaration.
+COMMON_SERVICE_KEYS: frozenset[str] = frozenset({"enabled", "image", "memoryMb"})
+MIN_MEMORY_MB, MAX_MEMORY_MB = 64, 1024 * 1024  # 1 TiB: beyond it is a typo, not a host
+# Passwords travel in URLs, Basic auth and SQL: printable ASCII only (requests encodes Basic
+# auth as latin-1, GitBucket decodes UTF-8), and GitBucket stores at most 40 characters.
+MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = 8, 40
+_PASSWORD = re.compile(r"[\x21-\x7e]+", re.ASCII)
 
 # A Docker image reference: [registry[:port]/]path[:tag][@digest], as in
 # distribution's reference grammar (simplified, case rules kept).
 _IMAGE_REF = re.compile(
-    r"^(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
+    r"(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
     r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
     r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?",
+    re.ASCII,
 )
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
+# Docker object and image names are made from it: lowercase, single separators.
+_STACK_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
 # A repository prefix: a registry host (with a dot or a port, or localhost, else Docker
 # would read it as a Docker Hub namespace), then optional lowercase path components.
 _REGISTRY_PREFIX = re.compile(
-    r"^(?P<host>(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost)(?::[0-9]{1,5})?|[a-zA-Z0-9-]+:[0-9]{1,5})"
-    r"(?P<path>(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)$"
+    r"(?P<host>(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|localhost)(?::(?P<port>[0-9]{1,5}))?"
+    r"|[a-zA-Z0-9-]+:(?P<bare_port>[0-9]{1,5}))"
+    r"(?P<path>(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)",
+    re.ASCII,
 )
 
 
@@ -111,19 +82,6 @@ class ConfigError(ValueError):
         self.problems = problems
         listing = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{listing}")
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    name: str
-    enabled: bool
-    image: str
-    memory_mb: int
-    ports: dict[str, int]
-
-    @property
-    def port(self) -> int:
-        return self.ports["port"]
 
 
 @dataclass(frozen=True)
@@ -166,48 +124,85 @@ class StackConfig:
         """Address this machine uses to reach published ports."""
         return "127.0.0.1" if self.bind_address in ("0.0.0.0", "::") else self.bind_address  # noqa: S104
 
+    @property
+    def is_loopback(self) -> bool:
+        return _is_loopback(self.bind_address)
+
     def enabled(self, service: str) -> bool:
         return self.services[service].enabled
 
 
 def is_valid_image_reference(ref: str) -> bool:
-    return len(ref) <= 255 and _IMAGE_REF.match(ref) is not None
+    return len(ref) <= 255 and _IMAGE_REF.fullmatch(ref) is not None
 
 
 def load(
     project: str,
     stack: str,
     raw: Mapping[str, Any],
+    specs: Sequence[ServiceSpec],
     secret_keys: frozenset[str] = frozenset(),
     socket_gid: Callable[[str], int | None] | None = None,
 ) -> StackConfig:
-    """Validate a stack's raw config (key without namespace -> parsed value).
+    """Validate a stack's raw config (key without namespace -> parsed value) against
+    the stack-wide keys and the services' declarations.
 
     `secret_keys` are the keys stored encrypted; `socket_gid` looks up the group
     of a local Docker socket (injected so tests need no socket).
     """
     problems: list[str] = []
+    service_secrets = tuple(key for spec in specs for key in spec.secrets)
+    renamed = {old: new for spec in specs for old, new in spec.renamed_keys.items()}
+    known = STACK_WIDE_KEYS | {spec.name for spec in specs} | set(service_secrets)
 
-    for key in sorted(set(raw) - TOP_LEVEL_KEYS):
-        problems.append(f"unknown config key '{key}' (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    if not _STACK_NAME.fullmatch(stack):
+        problems.append(
+            f"stack name '{stack}' cannot name Docker objects and images: use lowercase letters and digits, "
+            "with single '-', '_' or '.' between them (e.g. dev, team-a)"
+        )
+    for key in sorted(set(raw) - known):
+        if key in renamed:
+            problems.append(f"config key '{key}' is now '{renamed[key]}' (the name of its stack output): rename it")
+        else:
+            problems.append(f"unknown config key '{key}' (known: {', '.join(sorted(known))})")
 
-    bind_address = _string(raw, "bindAddress", "127.0.0.1", problems)
+    bind_address = _string(raw, BIND_ADDRESS_KEY, "127.0.0.1", problems)
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
     try:
-        ipaddress.ip_address(bind_address)
+        address = ipaddress.ip_address(bind_address)
     except ValueError:
         problems.append(f"bindAddress '{bind_address}' is not an IP address")
+    else:
+        if address.version == 6:
+            problems.append(
+                f"bindAddress '{bind_address}' is IPv6: not supported (clients are given host:port without "
+                "brackets); use 127.0.0.1, 0.0.0.0 or an IPv4 address of this host"
+            )
 
-    docker_host = _string(raw, "dockerHost", "unix:///var/run/docker.sock", problems)
-    if not docker_host.startswith(_DOCKER_HOST_SCHEMES):
-        problems.append(f"dockerHost '{docker_host}' must start with one of {', '.join(_DOCKER_HOST_SCHEMES)}")
+    docker_host = _string(raw, DOCKER_HOST_KEY, "unix:///var/run/docker.sock", problems)
+    if not docker_host.startswith(_DOCKER_HOST_SCHEMES) or docker_host in _DOCKER_HOST_SCHEMES:
+        problems.append(
+            f"dockerHost '{docker_host}' must be one of {', '.join(_DOCKER_HOST_SCHEMES)} followed by a socket "
+            "path or a host"
+        )
+    elif (
+        not docker_host.startswith("unix://")
+        and address is not None
+        and (address.is_loopback or address.is_unspecified)
+    ):
+        problems.append(
+            f"dockerHost '{docker_host}' is another machine but bindAddress is {bind_address}: the set-up steps "
+            "run here and would send the services' admin passwords to whatever listens on this machine's "
+            "loopback; set bindAddress to the Docker host's address, or run Pulumi on the Docker host"
+        )
 
-    retain_volumes = _boolean(raw, "retainVolumes", True, problems)
+    retain_volumes = _boolean(raw, RETAIN_VOLUMES_KEY, True, problems)
 
-    for key in SECRET_KEYS:
+    for key in service_secrets:
         if key in raw and key not in secret_keys:
             problems.append(f"'{key}' is stored in plaintext: set it with `pulumi config set --secret {key}`")
-        elif key in raw and (not isinstance(raw[key], str) or len(raw[key]) < 8):
-            problems.append(f"'{key}' must be a string of at least 8 characters")
+        elif key in raw:
+            problems.extend(_password_problems(key, raw[key]))
 
     has_seed = SECRET_SEED_KEY in raw
     if has_seed and SECRET_SEED_KEY not in secret_keys:
@@ -222,16 +217,23 @@ def load(
         )
 
     external_registry = _external_registry(raw, secret_keys, problems)
-    # An external registry replaces the local one unless the user asks for both.
+    provided = {EXTERNAL_REGISTRY_KEY} if external_registry is not None else set()
+    # A service that something stack-wide replaces (an external registry) is off unless asked for.
     services = {
-        name: _service(name, raw.get(name), problems, default_enabled=not (name == "registry" and external_registry))
-        for name in DEFAULT_IMAGES
-    }
-    if external_registry is not None and services["registry"].enabled:
-        problems.append(
-            f"'{EXTERNAL_REGISTRY_KEY}' is set and registry.enabled is true: choose one registry "
-            "(remove registry.enabled to use the external one)"
+        spec.name: _service(
+            spec,
+            raw.get(spec.name),
+            problems,
+            default_enabled=spec.enabled_by_default and spec.replaced_by not in provided,
         )
+        for spec in specs
+    }
+    for spec in specs:
+        if spec.replaced_by in provided and services[spec.name].enabled:
+            problems.append(
+                f"'{spec.replaced_by}' is set and {spec.name}.enabled is true: choose one "
+                f"(remove {spec.name}.enabled to use '{spec.replaced_by}')"
+            )
 
     used_ports: dict[int, str] = {}
     for svc in services.values():
@@ -244,16 +246,28 @@ def load(
             else:
                 used_ports[port] = owner
 
-    def available(service: str) -> bool:
-        return services[service].enabled or (service == "registry" and external_registry is not None)
+    for spec in specs:
+        for needed in spec.needs:
+            if services[spec.name].enabled and not services[needed.name].enabled and needed.replaced_by not in provided:
+                alternative = f" and '{needed.replaced_by}' is not set" if needed.replaced_by else ""
+                problems.append(f"{spec.name} is enabled but needs {needed.name}, which is disabled{alternative}")
 
-    for svc_name, needs in REQUIRES.items():
-        for needed in needs:
-            if services[svc_name].enabled and not available(needed):
-                alternative = f" and '{EXTERNAL_REGISTRY_KEY}' is not set" if needed == "registry" else ""
-                problems.append(f"{svc_name} is enabled but needs {needed}, which is disabled{alternative}")
+    registry_service = services.get("registry")
+    if (
+        registry_service is not None
+        and registry_service.enabled
+        and address is not None
+        and address.version == 4
+        and not (address.is_loopback or address.is_unspecified)
+    ):
+        problems.append(
+            f"bindAddress {bind_address} with the local registry: the host's engine pushes and pulls at "
+            "localhost, where the registry would not listen (and would need TLS anywhere else); use "
+            f"127.0.0.1 or 0.0.0.0, or set '{EXTERNAL_REGISTRY_KEY}'"
+        )
 
-    gid = _socket_gid(raw, docker_host, services, socket_gid or _local_socket_gid, problems)
+    socket_users = [spec.name for spec in specs if spec.uses_docker_socket and services[spec.name].enabled]
+    gid = _socket_gid(raw, docker_host, socket_users, socket_gid or _local_socket_gid, problems)
 
     if problems:
         raise ConfigError(problems)
@@ -265,10 +279,25 @@ def load(
         retain_volumes=retain_volumes,
         docker_socket_gid=gid,
         services=services,
-        secrets_set=frozenset(k for k in SECRET_KEYS if k in raw),
+        secrets_set=frozenset(k for k in service_secrets if k in raw),
         has_secret_seed=has_seed,
         external_registry=external_registry,
     )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _password_problems(key: str, value: Any) -> list[str]:
+    if not isinstance(value, str) or not MIN_PASSWORD_LENGTH <= len(value) <= MAX_PASSWORD_LENGTH:
+        return [f"'{key}' must be a string of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"]
+    if not _PASSWORD.fullmatch(value):
+        return [f"'{key}' may hold printable ASCII characters only (no spaces, newlines or accented letters)"]
+    return []
 
 
 def _external_registry(
@@ -296,14 +325,19 @@ def _external_registry(
     if not isinstance(url, str) or not url:
         problems.append(f"'{key}.url' must be a non-empty string such as registry.example.com/team, got {url!r}")
         url = ""
-    elif "://" in url:
-        problems.append(f"'{key}.url' '{url}' must not have a scheme: give host[:port][/namespace]")
-    elif _REGISTRY_PREFIX.match(url.rstrip("/")) is None:
+    elif "://" in url or "@" in url:
         problems.append(
-            f"'{key}.url' '{url}' is not host[:port][/namespace] with a registry host first "
+            f"'{key}.url' {_redacted(url)!r} must be host[:port][/namespace], without a scheme or credentials "
+            f"(the password goes in '{password_key}')"
+        )
+    elif (prefix := _REGISTRY_PREFIX.fullmatch(url.rstrip("/"))) is None:
+        problems.append(
+            f"'{key}.url' {_redacted(url)!r} is not host[:port][/namespace] with a registry host first "
             "(a dot, a port or localhost, e.g. registry.example.com/team or docker.io/myorg) "
             "and lowercase namespace components"
         )
+    elif not 1 <= int(prefix.group("port") or prefix.group("bare_port") or 443) <= 65535:
+        problems.append(f"'{key}.url' {_redacted(url)!r} has a port outside 1-65535")
     username = value.get("username")
     if username is not None and (not isinstance(username, str) or not username.strip()):
         problems.append(f"'{key}.username' must be a non-empty string, got {username!r}")
@@ -317,30 +351,31 @@ def _external_registry(
     return ExternalRegistryConfig(url=url.rstrip("/"), username=username or None)
 
 
-def _service(name: str, value: Any, problems: list[str], default_enabled: bool = True) -> ServiceConfig:
+def _service(spec: ServiceSpec, value: Any, problems: list[str], default_enabled: bool) -> ServiceConfig:
+    name = spec.name
+    keys = COMMON_SERVICE_KEYS | set(spec.ports)
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
-        problems.append(f"'{name}' must be an object with keys {', '.join(sorted(SERVICE_KEYS))}")
+        problems.append(f"'{name}' must be an object with keys {', '.join(sorted(keys))}")
         value = {}
-    port_keys = set(DEFAULT_PORTS[name])
-    for key in sorted(set(value) - SERVICE_KEYS):
-        problems.append(f"unknown key '{name}.{key}'")
-    for key in sorted((set(value) & {"port", "consolePort"}) - port_keys):
-        problems.append(f"'{name}.{key}' does not apply to {name}")
+    for key in sorted(set(value) - keys):
+        problems.append(f"unknown key '{name}.{key}' (known: {', '.join(sorted(keys))})")
 
     enabled = _boolean(value, "enabled", default_enabled, problems, prefix=f"{name}.")
-    image = _string(value, "image", DEFAULT_IMAGES[name], problems, prefix=f"{name}.")
+    image = _string(value, "image", spec.image, problems, prefix=f"{name}.")
     if not is_valid_image_reference(image):
-        problems.append(f"'{name}.image' is not a valid image reference: '{image}'")
+        problems.append(f"'{name}.image' is not a valid image reference: {image!r}")
 
-    memory = value.get("memoryMb", DEFAULT_MEMORY_MB[name])
-    if not _is_int(memory) or memory < MIN_MEMORY_MB:
-        problems.append(f"'{name}.memoryMb' must be a whole number of MiB >= {MIN_MEMORY_MB}, got {memory!r}")
-        memory = DEFAULT_MEMORY_MB[name]
+    memory = value.get("memoryMb", spec.memory_mb)
+    if not _is_int(memory) or not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:
+        problems.append(
+            f"'{name}.memoryMb' must be a whole number of MiB from {MIN_MEMORY_MB} to {MAX_MEMORY_MB}, got {memory!r}"
+        )
+        memory = spec.memory_mb
 
     ports: dict[str, int] = {}
-    for port_key, default in DEFAULT_PORTS[name].items():
+    for port_key, default in spec.ports.items():
         port = value.get(port_key, default)
         if not _is_int(port) or not 1 <= port <= 65535:
             problems.append(f"'{name}.{port_key}' must be a port number 1-65535, got {port!r}")
@@ -352,23 +387,23 @@ def _service(name: str, value: Any, problems: list[str], default_enabled: bool =
 def _socket_gid(
     raw: Mapping[str, Any],
     docker_host: str,
-    services: dict[str, ServiceConfig],
+    socket_users: list[str],
     lookup: Callable[[str], int | None],
     problems: list[str],
 ) -> int | None:
-    """Group that may use the Docker socket: Jenkins and Airflow start containers."""
+    """Group that may use the Docker socket, for the services that start containers."""
     if "dockerSocketGid" in raw:
         gid = raw["dockerSocketGid"]
         if not _is_int(gid) or gid < 0:
             problems.append(f"'dockerSocketGid' must be a non-negative whole number, got {gid!r}")
             return None
         return int(gid)
-    if not (services["jenkins"].enabled or services["airflow"].enabled):
+    if not socket_users:
         return None
     found = lookup(docker_host) if docker_host.startswith("unix://") else None
     if found is None:
         problems.append(
-            "jenkins/airflow need the Docker socket's group id: set 'dockerSocketGid' "
+            f"{'/'.join(socket_users)} start containers: set 'dockerSocketGid' to the Docker socket's group id "
             f"(`stat -c %g /var/run/docker.sock` on the Docker host {docker_host})"
         )
     return found
@@ -379,6 +414,11 @@ def _local_socket_gid(docker_host: str) -> int | None:
         return os.stat(docker_host.removeprefix("unix://")).st_gid
     except OSError:
         return None
+
+
+def _redacted(url: str) -> str:
+    """A URL as it may appear in an error: credentials before an '@' replaced."""
+    return re.sub(r"^((?:[a-zA-Z][a-zA-Z0-9+.-]*://)?)[^/@]*@", r"\1[redacted]@", url)
 
 
 def _is_int(value: Any) -> bool:
@@ -403,29 +443,42 @@ def _boolean(raw: Mapping[str, Any], key: str, default: bool, problems: list[str
     return value
 
 
-def from_pulumi() -> StackConfig:
-    """Read this stack's config from the Pulumi runtime and validate it."""
-    import json
+def from_pulumi(specs: Sequence[ServiceSpec]) -> StackConfig:
+    """Read this stack's config through `pulumi.Config` and validate it.
 
+    Known keys are read by name. The language host also hands the program the
+    whole config and the names of its encrypted keys (PULUMI_CONFIG and
+    PULUMI_CONFIG_SECRET_KEYS, read by `pulumi.runtime`'s public helpers): from
+    them come the unknown keys and which values were stored in plaintext.
+    """
     import pulumi
-    from pulumi.runtime import config as runtime_config
 
     project, stack = pulumi.get_project(), pulumi.get_stack()
     namespace = f"{project}:"
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    config = pulumi.Config()
+    renamed = {old for spec in specs for old in spec.renamed_keys}
+    passwords = {key for spec in specs for key in spec.secrets} | {SECRET_SEED_KEY, EXTERNAL_REGISTRY_PASSWORD_KEY}
+    known = STACK_WIDE_KEYS | {spec.name for spec in specs} | passwords | renamed
+    handed = {k.removeprefix(namespace) for k in pulumi.runtime.get_config_env() if k.startswith(namespace)}
+    encrypted = {
+        k.removeprefix(namespace) for k in pulumi.runtime.get_config_secret_keys_env() if k.startswith(namespace)
+    }
     raw: dict[str, Any] = {}
-    secret_keys: set[str] = set()
-    for full_key, value in merged.items():
-        if not full_key.startswith(namespace):
-            continue  # other namespaces (providers' config) are not ours to judge
-        key = full_key[len(namespace) :]
-        if runtime_config.is_config_secret(full_key):
-            secret_keys.add(key)
-        if key in (*SECRET_KEYS, SECRET_SEED_KEY, EXTERNAL_REGISTRY_PASSWORD_KEY) or not isinstance(value, str):
-            raw[key] = value
+    for key in sorted(known | handed):
+        text = config.get(key)
+        if text is None:
             continue
-        try:
-            raw[key] = json.loads(value)  # structured values, numbers and booleans
-        except ValueError:
-            raw[key] = value
-    return load(project, stack, raw, frozenset(secret_keys))
+        if pulumi.runtime.is_config_secret(config.full_key(key)):
+            encrypted.add(key)
+        raw[key] = text if key in passwords else _parsed(text)
+    return load(project, stack, raw, specs, frozenset(encrypted))
+
+
+def _parsed(text: str) -> Any:
+    """Structured values, numbers and booleans as Pulumi stores them (JSON); anything else as text."""
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

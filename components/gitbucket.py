@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pulumi
 
+from components import mysql
 from components.base import (
     Mount,
     Published,
@@ -16,15 +18,26 @@ from components.base import (
     secret_password,
     service_container,
 )
-from components.config import ServiceConfig, StackConfig
+from components.config import StackConfig
+from components.files import PROJECT_DIR, content_hash
 from components.mysql import MySQL, ServiceDatabase
-from mlops_clients.gitbucket import check_repo_name, content_hash
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from components.spec import ServiceConfig, ServiceSpec
+from mlops_clients.contracts import GITBUCKET, GitBucketAction, GitBucketEnv, check_repo_name
 
 ALIAS = "gitbucket"
 INTERNAL_PORT = 8080
 ADMIN_USER = "root"
+SPEC = ServiceSpec(
+    name="gitbucket",
+    image="ghcr.io/gitbucket/gitbucket:4.46.1",
+    ports={"port": 8080},
+    memory_mb=1024,
+    secrets=("gitbucketRootPassword",),
+    needs=(mysql.SPEC,),
+    outputs=("gitbucketUrl", "gitbucketRootUser", "gitbucketRootPassword", "appRepoCloneUrl", "dagsRepoCloneUrl"),
+    # Exported under this name until the key, the output and the variable were given one name.
+    renamed_keys={"gitbucketAdminPassword": "gitbucketRootPassword"},
+)
 
 
 @dataclass
@@ -80,9 +93,9 @@ class GitBucket(pulumi.ComponentResource):
         # root/root is GitBucket's well-known default: replaced as soon as the schema exists.
         self.admin_ready = client_command(
             f"{name}-root-password-set",
-            client="gitbucket",
-            action="set-root-password",
-            environment={**db.client_env(), "GITBUCKET_ROOT_PASSWORD": self.admin_password},
+            client=GITBUCKET,
+            action=GitBucketAction.SET_ROOT_PASSWORD,
+            environment={**db.client_env(), GitBucketEnv.ROOT_PASSWORD: self.admin_password},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )
         self._resource_name = name
@@ -95,11 +108,18 @@ class GitBucket(pulumi.ComponentResource):
             }
         )
 
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {
+            "gitbucketUrl": self.host_url,
+            "gitbucketRootUser": self.admin_user,
+            "gitbucketRootPassword": self.admin_password,
+        }
+
     def api_env(self) -> dict[str, pulumi.Input[str]]:
         return {
-            "GITBUCKET_URL": self.host_url,
-            "GITBUCKET_USER": self.admin_user,
-            "GITBUCKET_PASSWORD": self.admin_password,
+            GitBucketEnv.URL: self.host_url,
+            GitBucketEnv.USER: self.admin_user,
+            GitBucketEnv.PASSWORD: self.admin_password,
         }
 
     def repository(self, repo: str, source: str, description: str) -> GitRepository:
@@ -140,15 +160,15 @@ class GitRepository(pulumi.ComponentResource):
         self.host_clone_url = f"{server.host_url}/git/{server.admin_user}/{args.repo}.git"
         self.ready = client_command(
             f"{name}-ensure",
-            client="gitbucket",
-            action="ensure-repo",
+            client=GITBUCKET,
+            action=GitBucketAction.ENSURE_REPO,
             environment={
                 **server.api_env(),
-                "REPO_NAME": args.repo,
-                "REPO_DESCRIPTION": args.description,
-                "SEED_SOURCE": args.source,
+                GitBucketEnv.REPO_NAME: args.repo,
+                GitBucketEnv.REPO_DESCRIPTION: args.description,
+                GitBucketEnv.SEED_SOURCE: args.source,
                 # Changes with the content, so a changed seed runs the update (a new commit).
-                "SEED_HASH": content_hash(source_dir),
+                GitBucketEnv.SEED_HASH: content_hash(source_dir),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server.admin_ready]),
         )
@@ -159,8 +179,8 @@ class GitRepository(pulumi.ComponentResource):
         """A push webhook to `url`, kept in sync (one per URL)."""
         return client_command(
             f"{self._resource_name}-hook-{purpose}",
-            client="gitbucket",
-            action="ensure-webhook",
-            environment={**self._server.api_env(), "REPO_NAME": self.repo, "HOOK_URL": url},
+            client=GITBUCKET,
+            action=GitBucketAction.ENSURE_WEBHOOK,
+            environment={**self._server.api_env(), GitBucketEnv.REPO_NAME: self.repo, GitBucketEnv.HOOK_URL: url},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
         )

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
+from components import gitbucket, registry
 from components.base import Mount, Published, data_volume, secret_password, service_container
-from components.config import ServiceConfig, StackConfig
+from components.config import StackConfig
+from components.files import JENKINS_IMAGE_CONTEXT, PROJECT_DIR, content_hash
 from components.gitbucket import GitBucket, GitRepository
 from components.registry import ImageRegistry
-from mlops_clients.gitbucket import content_hash
+from components.spec import ServiceConfig, ServiceSpec
 
 ALIAS = "jenkins"
 INTERNAL_PORT = 8080
 ADMIN_USER = "admin"
 PIPELINE_JOB = "de_datapreprocessing_pipeline"
-IMAGE_CONTEXT = Path(__file__).resolve().parent.parent / "images" / "jenkins"
 DOCKER_SOCKET = "/var/run/docker.sock"
+SPEC = ServiceSpec(
+    name="jenkins",
+    image="jenkins/jenkins:2.568.2-lts-jdk21",
+    ports={"port": 8090},  # GitBucket, Jenkins and Airflow all listen on 8080 inside
+    memory_mb=2048,
+    secrets=("jenkinsAdminPassword",),
+    needs=(gitbucket.SPEC, registry.SPEC),  # builds the seeded repo, pushes its image
+    outputs=("jenkinsUrl", "jenkinsAdminUser", "jenkinsAdminPassword", "jenkinsPipelineUrl"),
+    uses_docker_socket=True,
+)
 
 
 @dataclass
@@ -68,9 +80,9 @@ class Jenkins(pulumi.ComponentResource):
         # (a RemoteImage with a build: built by the host's engine, never pushed).
         image = docker.RemoteImage(
             f"{name}-image",
-            name=f"{stack.prefix}-jenkins:{content_hash(IMAGE_CONTEXT)[:12]}",
+            name=f"{stack.prefix}-jenkins:{content_hash(PROJECT_DIR / JENKINS_IMAGE_CONTEXT)[:12]}",
             build=docker.RemoteImageBuildArgs(
-                context="images/jenkins",  # relative to the project: the same on every machine
+                context=JENKINS_IMAGE_CONTEXT,  # relative to the project: the same on every machine
                 build_args={"JENKINS_IMAGE": service.image},
             ),
             keep_locally=False,
@@ -117,3 +129,11 @@ class Jenkins(pulumi.ComponentResource):
                 "pipelineUrl": self.pipeline_url,
             }
         )
+
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {
+            "jenkinsUrl": self.host_url,
+            "jenkinsAdminUser": self.admin_user,
+            "jenkinsAdminPassword": self.admin_password,
+            "jenkinsPipelineUrl": self.pipeline_url,
+        }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -16,11 +18,29 @@ from components.base import (
     secret_password,
     service_container,
 )
-from components.config import ServiceConfig, StackConfig
+from components.config import StackConfig
+from components.spec import ServiceConfig, ServiceSpec
+from mlops_clients.contracts import S3, S3Action, S3Env
 
 ALIAS = "minio"
 S3_PORT, CONSOLE_PORT = 9000, 9001
 ROOT_USER = "mlops-admin"
+SPEC = ServiceSpec(
+    name="minio",
+    image="quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
+    ports={"port": 9000, "consolePort": 9001},
+    memory_mb=512,
+    secrets=("minioRootPassword",),
+    outputs=(
+        "minioS3Url",
+        "minioConsoleUrl",
+        "minioRootUser",
+        "minioRootPassword",
+        "minioBuckets",
+        "dvcAccessKey",
+        "dvcSecretKey",
+    ),
+)
 # What the stack stores: DVC's data of the preprocessing repo, then MLflow's artifacts.
 DEFAULT_BUCKETS = ("de-datapreprocessing", "mlflow")
 
@@ -78,9 +98,9 @@ class Minio(pulumi.ComponentResource):
         self.buckets = list(args.buckets)
         self.buckets_ready = client_command(
             f"{name}-buckets",
-            client="s3",
-            action="ensure-buckets",
-            environment={**self.admin_env(), "S3_BUCKETS": ",".join(self.buckets)},
+            client=S3,
+            action=S3Action.ENSURE_BUCKETS,
+            environment={**self.admin_env(), S3Env.BUCKETS: ",".join(self.buckets)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
         )
         self.register_outputs(
@@ -94,9 +114,18 @@ class Minio(pulumi.ComponentResource):
             }
         )
 
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {
+            "minioS3Url": self.host_url,
+            "minioConsoleUrl": self.console_url,
+            "minioRootUser": self.root_user,
+            "minioRootPassword": self.root_password,
+            "minioBuckets": self.buckets,
+        }
+
     def admin_env(self) -> dict[str, pulumi.Input[str]]:
         """How the s3 client reaches this server as root (for buckets and users)."""
-        return {"S3_ENDPOINT": self.host_url, "S3_ROOT_USER": self.root_user, "S3_ROOT_PASSWORD": self.root_password}
+        return {S3Env.ENDPOINT: self.host_url, S3Env.ROOT_USER: self.root_user, S3Env.ROOT_PASSWORD: self.root_password}
 
     def service_user(self, user: str, buckets: list[str]) -> S3ServiceUser:
         """A user that can read and write these buckets' objects only: never the root user."""
@@ -129,13 +158,13 @@ class S3ServiceUser(pulumi.ComponentResource):
         self.secret_key = generated_secret(f"{name}-secret", args.server.stack_config, self)
         self.ready = client_command(
             f"{name}-ensure",
-            client="s3",
-            action="ensure-user",
+            client=S3,
+            action=S3Action.ENSURE_USER,
             environment={
                 **args.server.admin_env(),
-                "S3_USER": args.user,
-                "S3_USER_SECRET": self.secret_key,
-                "S3_USER_BUCKETS": ",".join(args.buckets),
+                S3Env.USER: args.user,
+                S3Env.USER_SECRET: self.secret_key,
+                S3Env.USER_BUCKETS: ",".join(args.buckets),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.server.buckets_ready]),
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -17,10 +19,21 @@ from components.base import (
     secret_password,
     service_container,
 )
-from components.config import ServiceConfig, StackConfig
+from components.config import StackConfig
+from components.spec import ServiceConfig, ServiceSpec
+from mlops_clients.contracts import MYSQL as MYSQL_CLIENT
+from mlops_clients.contracts import MySQLAction, MySQLEnv
 
 ALIAS = "mysql"
 INTERNAL_PORT = 3306
+SPEC = ServiceSpec(
+    name="mysql",
+    image="mysql:8.4.11",
+    ports={"port": 3306},
+    memory_mb=1024,
+    secrets=("mysqlRootPassword",),
+    outputs=("mysqlHost", "mysqlRootPassword"),
+)
 ROOT_PASSWORD_FILE = "/etc/mysql/mlops/root-password.sql"  # noqa: S105 (a path, not a secret)
 
 
@@ -113,6 +126,12 @@ class MySQL(pulumi.ComponentResource):
             }
         )
 
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {
+            "mysqlHost": f"{self.stack_config.host_address}:{self.host_port}",
+            "mysqlRootPassword": self.root_password,
+        }
+
     def database(self, service: str) -> ServiceDatabase:
         """A database and a user of its own, named after the service (least privilege)."""
         return ServiceDatabase(
@@ -144,9 +163,9 @@ class ServiceDatabase(pulumi.ComponentResource):
         server = self._server = args.server
         self.ready = client_command(
             f"{name}-ensure",
-            client="mysql",
-            action="ensure-database",
-            environment={**self.client_env(), "MYSQL_ROOT_PASSWORD": server.root_password},
+            client=MYSQL_CLIENT,
+            action=MySQLAction.ENSURE_DATABASE,
+            environment={**self.client_env(), MySQLEnv.ROOT_PASSWORD: server.root_password},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server.container]),
         )
         self.register_outputs({"database": self.database, "user": self.user})
@@ -154,9 +173,9 @@ class ServiceDatabase(pulumi.ComponentResource):
     def client_env(self) -> dict[str, pulumi.Input[str]]:
         """How a client reaches this database from the host, as its own user."""
         return {
-            "MYSQL_HOST": self._server.stack_config.host_address,
-            "MYSQL_PORT": str(self._server.host_port),
-            "DB_NAME": self.database,
-            "DB_USER": self.user,
-            "DB_PASSWORD": self.password,
+            MySQLEnv.HOST: self._server.stack_config.host_address,
+            MySQLEnv.PORT: str(self._server.host_port),
+            MySQLEnv.DB_NAME: self.database,
+            MySQLEnv.DB_USER: self.user,
+            MySQLEnv.DB_PASSWORD: self.password,
         }

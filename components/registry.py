@@ -6,13 +6,20 @@ in the stack config, with its credentials; both offer the same attributes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import pulumi
 
 from components.base import Mount, Published, data_volume, local_image, service_container
-from components.config import EXTERNAL_REGISTRY_PASSWORD_KEY, ExternalRegistryConfig, ServiceConfig, StackConfig
+from components.config import (
+    EXTERNAL_REGISTRY_KEY,
+    EXTERNAL_REGISTRY_PASSWORD_KEY,
+    ExternalRegistryConfig,
+    StackConfig,
+)
+from components.spec import ServiceConfig, ServiceSpec
 
 
 class ImageRegistry(Protocol):
@@ -34,6 +41,15 @@ class ImageRegistry(Protocol):
     @property
     def password(self) -> pulumi.Output[str] | None: ...
 
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]: ...
+
+
+def _outputs(registry: ImageRegistry) -> dict[str, pulumi.Input[Any]]:
+    exported: dict[str, pulumi.Input[Any]] = {"registryPushPrefix": registry.push_prefix}
+    if registry.username is not None:
+        exported["registryUser"] = registry.username
+    return exported
+
 
 @dataclass(frozen=True)
 class ExternalRegistry:
@@ -51,9 +67,20 @@ class ExternalRegistry:
             password = pulumi.Output.secret(pulumi.Config().require_secret(EXTERNAL_REGISTRY_PASSWORD_KEY))
         return cls(push_prefix=config.url, server=config.server, username=config.username, password=password)
 
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return _outputs(self)
+
 
 ALIAS = "registry"
 INTERNAL_PORT = 5000
+SPEC = ServiceSpec(
+    name="registry",
+    image="registry:3.1.1",
+    ports={"port": 5000},
+    memory_mb=256,
+    outputs=("registryUrl", "registryPushPrefix", "registryUser"),
+    replaced_by=EXTERNAL_REGISTRY_KEY,
+)
 
 
 @dataclass
@@ -102,3 +129,6 @@ class Registry(pulumi.ComponentResource):
                 "pushPrefix": self.push_prefix,
             }
         )
+
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
+        return {"registryUrl": self.host_url, **_outputs(self)}

@@ -50,13 +50,16 @@ from typing import Any
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, BaseHook, Param, task
 
-GIT_CONN_ID = "gitbucket_default"
-S3_CONN_ID = "minio_default"
-DEFAULT_IMAGE = os.environ.get("DE_PREPROCESSING_IMAGE") or "localhost:5000/de_datapreprocessing:latest"
-DEFAULT_DVC_REMOTE_URL = os.environ.get("DE_PREPROCESSING_DVC_REMOTE_URL") or "s3://de-datapreprocessing/dvcstore"
-NETWORK = os.environ.get("MLOPS_DOCKER_NETWORK") or None
-REGISTRY_CONN_ID = os.environ.get("DE_PREPROCESSING_REGISTRY_CONN_ID") or None
-FORCE_PULL = (os.environ.get("DE_PREPROCESSING_FORCE_PULL") or "true").strip().lower() in ("1", "true", "yes")
+# The names the platform sets (components/airflow.py imports the same module).
+from mlops_contract import ConnId, Env
+
+GIT_CONN_ID = ConnId.GIT.value
+S3_CONN_ID = ConnId.S3.value
+DEFAULT_IMAGE = os.environ.get(Env.IMAGE) or "localhost:5000/de_datapreprocessing:latest"
+DEFAULT_DVC_REMOTE_URL = os.environ.get(Env.DVC_REMOTE_URL) or "s3://de-datapreprocessing/dvcstore"
+NETWORK = os.environ.get(Env.NETWORK) or None
+REGISTRY_CONN_ID = os.environ.get(Env.REGISTRY_CONN_ID) or None
+FORCE_PULL = (os.environ.get(Env.FORCE_PULL) or "true").strip().lower() in ("1", "true", "yes")
 
 
 def connection_environment(git_conn_id: str, s3_conn_id: str) -> tuple[dict[str, str], dict[str, str]]:

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -22,8 +21,9 @@ from typing import Any
 
 import pymysql
 
-from mlops_clients import mysql
+from mlops_clients import contracts, mysql
 from mlops_clients.common import InputError, ServiceError, env, http_session, run_cli
+from mlops_clients.contracts import GitBucketAction, GitBucketEnv, MySQLEnv
 
 SERVICE = "gitbucket"
 PBKDF2_ITERATIONS = 100_000
@@ -67,16 +67,14 @@ def set_account_password(conn: pymysql.connections.Connection, user: str, passwo
     return {"user": user, "changed": True}
 
 
-_REPO_NAME = re.compile(r"^[a-zA-Z0-9\-+_.]{1,100}$")  # CreateARepository.isValid
 HOOK_EVENTS = ("push",)
 
 
 def check_repo_name(name: str) -> None:
-    if not _REPO_NAME.match(name) or name[0] in "_-":
-        raise InputError(
-            f"'{name}' is not a repository name GitBucket accepts "
-            "(1-100 of a-z A-Z 0-9 - + _ . , not starting with _ or -)"
-        )
+    try:
+        contracts.check_repo_name(name)
+    except ValueError as error:
+        raise InputError(str(error)) from error
 
 
 class GitBucketAPI:
@@ -154,18 +152,6 @@ def run_git(args: list[str], cwd: Path | None, user: str, password: str) -> subp
     return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
 
 
-def content_hash(source: Path) -> str:
-    """Hash of a directory's files (paths and bytes): what a seed commit would contain."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and not _ignored(p.relative_to(source))):
-        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def _ignored(relative: Path) -> bool:
-    return any(part in ("__pycache__", ".pytest_cache", ".git") for part in relative.parts)
-
-
 def seed_repo(
     clone_url: str, user: str, password: str, source: Path, branch: str = "main", message: str = "Seed from mlops-stack"
 ) -> dict[str, Any]:
@@ -211,42 +197,48 @@ def seed_repo(
 
 
 def _api_from_env() -> GitBucketAPI:
-    return GitBucketAPI(env("GITBUCKET_URL"), env("GITBUCKET_USER"), env("GITBUCKET_PASSWORD"))
+    return GitBucketAPI(env(GitBucketEnv.URL), env(GitBucketEnv.USER), env(GitBucketEnv.PASSWORD))
 
 
 def _ensure_repo_from_env() -> dict[str, Any]:
     """Create the repository if needed, then seed it from SEED_SOURCE (a directory)."""
     api = _api_from_env()
-    repo = api.ensure_repo(env("REPO_NAME"), env("REPO_DESCRIPTION", "managed by mlops-stack"))
+    repo = api.ensure_repo(env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.REPO_DESCRIPTION, "managed by mlops-stack"))
     clone_url = f"{api.base_url}/git/{repo['repo']}.git"  # the host's view, not GitBucket's base URL
     seeded = seed_repo(
-        clone_url, api.user, env("GITBUCKET_PASSWORD"), Path(env("SEED_SOURCE")), env("SEED_BRANCH", "main")
+        clone_url,
+        api.user,
+        env(GitBucketEnv.PASSWORD),
+        Path(env(GitBucketEnv.SEED_SOURCE)),
+        env(GitBucketEnv.SEED_BRANCH, "main"),
     )
     return {**repo, "seed": seeded}
 
 
 def _ensure_webhook_from_env() -> dict[str, Any]:
     api = _api_from_env()
-    return api.ensure_webhook(env("REPO_OWNER", api.user), env("REPO_NAME"), env("HOOK_URL"))
+    return api.ensure_webhook(
+        env(GitBucketEnv.REPO_OWNER, api.user), env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.HOOK_URL)
+    )
 
 
 def _set_root_password_from_env() -> dict[str, Any]:
     conn = mysql.connect(
-        env("MYSQL_HOST", "127.0.0.1"),
-        int(env("MYSQL_PORT", "3306")),
-        env("DB_USER"),
-        env("DB_PASSWORD"),
-        database=env("DB_NAME"),
+        env(MySQLEnv.HOST, "127.0.0.1"),
+        int(env(MySQLEnv.PORT, "3306")),
+        env(MySQLEnv.DB_USER),
+        env(MySQLEnv.DB_PASSWORD),
+        database=env(MySQLEnv.DB_NAME),
     )
     with conn:
-        return set_account_password(conn, "root", env("GITBUCKET_ROOT_PASSWORD"))
+        return set_account_password(conn, "root", env(GitBucketEnv.ROOT_PASSWORD))
 
 
 if __name__ == "__main__":
     run_cli(
         {
-            "set-root-password": _set_root_password_from_env,
-            "ensure-repo": _ensure_repo_from_env,
-            "ensure-webhook": _ensure_webhook_from_env,
+            GitBucketAction.SET_ROOT_PASSWORD: _set_root_password_from_env,
+            GitBucketAction.ENSURE_REPO: _ensure_repo_from_env,
+            GitBucketAction.ENSURE_WEBHOOK: _ensure_webhook_from_env,
         }
     )

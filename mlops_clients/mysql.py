@@ -13,6 +13,7 @@ import pymysql
 import tenacity
 
 from mlops_clients.common import InputError, ServiceError, env, run_cli
+from mlops_clients.contracts import MySQLAction, MySQLEnv
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 SERVICE = "mysql"
@@ -85,10 +86,12 @@ def ensure_database(
 
 
 def _ensure_database_from_env() -> dict[str, Any]:
-    conn = connect(env("MYSQL_HOST", "127.0.0.1"), int(env("MYSQL_PORT", "3306")), "root", env("MYSQL_ROOT_PASSWORD"))
+    conn = connect(
+        env(MySQLEnv.HOST, "127.0.0.1"), int(env(MySQLEnv.PORT, "3306")), "root", env(MySQLEnv.ROOT_PASSWORD)
+    )
     with conn:
-        return ensure_database(conn, env("DB_NAME"), env("DB_USER"), env("DB_PASSWORD"))
+        return ensure_database(conn, env(MySQLEnv.DB_NAME), env(MySQLEnv.DB_USER), env(MySQLEnv.DB_PASSWORD))
 
 
 if __name__ == "__main__":
-    run_cli({"ensure-database": _ensure_database_from_env})
+    run_cli({MySQLAction.ENSURE_DATABASE: _ensure_database_from_env})

@@ -66,7 +66,7 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
         "minioRootPassword",
         "airflowAdminPassword",
         "dvcSecretKey",
-        "gitbucketAdminPassword",
+        "gitbucketRootPassword",
     ):
         assert all_outputs[key].secret, key
 
@@ -215,7 +215,7 @@ def check_gitbucket(out: dict[str, object]) -> None:
     """The repo wiring against the FAKE GitBucket: root's default password is gone,
     both repos exist and hold the seeded content."""
     url = str(out["gitbucketUrl"])
-    user, password = str(out["gitbucketAdminUser"]), str(out["gitbucketAdminPassword"])
+    user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
     assert requests.get(f"{url}/api/v3/repos/root/myairflow_dags", auth=(user, "root"), timeout=10).status_code == 401
     for repo in ("de_datapreprocessing", "myairflow_dags"):
         answer = requests.get(f"{url}/api/v3/repos/root/{repo}", auth=(user, password), timeout=10)

@@ -28,7 +28,7 @@ DAG = "de_preprocessing"
 
 def jenkins_build(out: dict[str, object], scratch: Path) -> str:
     """A build of main, as the multibranch job would run it: a checkout, then the Jenkinsfile."""
-    user, password = str(out["gitbucketAdminUser"]), str(out["gitbucketAdminPassword"])
+    user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
     workspace = scratch / "de_datapreprocessing_main"
     clone = gitbucket.run_git(
         ["clone", "--branch", "main", str(out["appRepoCloneUrl"]), str(workspace)], None, user, password
@@ -110,7 +110,7 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
     assert tag.startswith("CV_") and "_DV_" in tag
 
     # The tag is in the code repo, and the data is in the DVC bucket.
-    user, password = str(out["gitbucketAdminUser"]), str(out["gitbucketAdminPassword"])
+    user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
     tags = gitbucket.run_git(["ls-remote", "--tags", str(out["appRepoCloneUrl"])], None, user, password).stdout
     assert f"refs/tags/{tag}" in tags
     dvc = s3.s3_client(str(out["minioS3Url"]), str(out["dvcAccessKey"]), str(out["dvcSecretKey"]))

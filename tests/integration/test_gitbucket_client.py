@@ -191,13 +191,3 @@ def test_seeding_with_a_wrong_password_fails_without_leaking_it(
         gitbucket.seed_repo(repo["clone_url"], "root", "not-the-Password", source)
     assert raised.value.call.startswith("git clone")
     assert "not-the-Password" not in str(raised.value)
-
-
-def test_content_hash_follows_content_and_ignores_caches(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("1")
-    before = gitbucket.content_hash(tmp_path)
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "x.pyc").write_text("junk")
-    assert gitbucket.content_hash(tmp_path) == before
-    (tmp_path / "a.txt").write_text("2")
-    assert gitbucket.content_hash(tmp_path) != before

@@ -7,7 +7,8 @@ from __future__ import annotations
 import io
 import tarfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 import pymysql
 import pytest
@@ -107,7 +108,8 @@ def test_running_mysql_without_the_init_file_keeps_the_old_password(data_volume:
             ports={"3306/tcp": ("127.0.0.1", None)},
         ) as container:
             port = host_port(container, "3306/tcp")
-            wait_until(lambda port=port: login(port, old), 120, "MySQL with the first root password")
+            first_login: Callable[[], object] = partial(login, port, old)
+            wait_until(first_login, 120, "MySQL with the first root password")
             if password == new:
                 with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
                     login(port, new)

@@ -27,12 +27,14 @@ import docker.errors
 import pytest
 import requests
 
-from components.airflow import REGISTRY_CONN_ID, docker_registry_connection
+from components.airflow import docker_registry_connection
+from dags.mlops_contract import ConnId, Env, connection_variable
 from tests.support.airflow import run_in_airflow
 from tests.support.containers import docker_client, host_port, new_password, require_image, running, wait_until
 from tests.support.jenkins_standin import JENKINSFILE, run_jenkinsfile
 
 pytestmark = pytest.mark.integration
+REGISTRY_CONN_ID = ConnId.REGISTRY.value
 
 USER = "pipeline-bot"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -176,8 +178,8 @@ def run_preprocess_in_airflow(image: str, connection: dict[str, object]) -> dict
     """The DAG's operator, executed for real in the Airflow image with the host's engine."""
     environment = {
         "DE_PREPROCESSING_IMAGE": image,
-        "DE_PREPROCESSING_REGISTRY_CONN_ID": REGISTRY_CONN_ID,
-        f"AIRFLOW_CONN_{REGISTRY_CONN_ID.upper()}": json.dumps(connection),
+        Env.REGISTRY_CONN_ID.value: REGISTRY_CONN_ID,
+        connection_variable(REGISTRY_CONN_ID): json.dumps(connection),
         # What the stand-in image ignores, but the operator looks up before it runs.
         "AIRFLOW_CONN_GITBUCKET_DEFAULT": json.dumps(
             {"conn_type": "git", "host": "http://gitbucket:8080/git/root/x.git", "login": "root", "password": "p"}

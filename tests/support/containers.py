@@ -30,6 +30,7 @@ IMAGES = {
     "airflow": os.environ.get("MLOPS_TEST_AIRFLOW_IMAGE", "mlops-local/airflow:3.3.2"),
     "registry": os.environ.get("MLOPS_TEST_REGISTRY_IMAGE", "mlops-local/registry:2"),
     "gitbucket": os.environ.get("MLOPS_TEST_GITBUCKET_IMAGE", "mlops-local/gitbucket-fake:test"),
+    "phpmyadmin": os.environ.get("MLOPS_TEST_PHPMYADMIN_IMAGE", "mlops-local/phpmyadmin:5.2"),
 }
 
 
@@ -41,8 +42,8 @@ def unavailable(reason: str) -> None:
 
 
 def docker_client() -> docker.DockerClient:
+    client = docker.from_env()
     try:
-        client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as error:
         unavailable(f"no Docker engine answers ({error}); run scripts/docker-engine.sh")
@@ -92,6 +93,20 @@ def running(client: docker.DockerClient, image: str, **kwargs: Any) -> Iterator[
         yield container
     finally:
         container.remove(force=True, v=True)
+
+
+@contextmanager
+def network(client: docker.DockerClient) -> Iterator[str]:
+    """A bridge network of the caller's own: containers on it reach each other by
+    container name. Removed at the end, so the containers on it must be gone by
+    then (nest their `running` inside)."""
+    created = client.networks.create(
+        f"mlops-test-net-{uuid.uuid4().hex[:10]}", driver="bridge", labels={"mlops.test": "true"}
+    )
+    try:
+        yield str(created.name)
+    finally:
+        created.remove()
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,30 @@
-"""Evaluate the real Pulumi program under Pulumi's mocks and record what it registers.
+"""Evaluate the platform under Pulumi's mocks and record what it registers.
 
-This is Pulumi's own unit-testing practice (`pulumi.runtime.set_mocks`): no
-engine, no Docker; the recorder keeps each resource's inputs (secrets still
-wrapped as secrets), parent, dependencies and URN, and the stack's outputs.
+Pulumi's own unit-testing practice, through public APIs only: config as the
+language host hands it to a program (PULUMI_CONFIG and
+PULUMI_CONFIG_SECRET_KEYS), `pulumi.runtime.set_mocks` with a recording
+monitor (its documented `monitor` argument), and `@pulumi.runtime.test` to
+await the stack's outputs. No engine, no Docker; the recorder keeps each
+resource's inputs (secrets still wrapped as secrets), parent, dependencies and
+URN.
 """
 
 from __future__ import annotations
 
 import json
-import runpy
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pytest
-from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime import mocks, rpc
+
+from components import config as stack_config
+from components import platform
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT = "mlops-stack"
@@ -103,28 +111,62 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
 
-def evaluate(config: dict[str, Any], secret_keys: tuple[str, ...] = (), stack: str = "dev") -> Evaluation:
-    """Run __main__.py once under mocks with the given stack config (keys without namespace)."""
-    evaluation = Evaluation()
-    settings.ROOT.set(None)
+@contextmanager
+def pulumi_config(config: Mapping[str, Any], secret_keys: tuple[str, ...] = ()) -> Iterator[None]:
+    """The stack config as the language host hands it to the program (keys without namespace)."""
+    saved = {k: os.environ.get(k) for k in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
+    os.environ["PULUMI_CONFIG"] = json.dumps(
+        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    )
+    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps([f"{PROJECT}:{k}" for k in secret_keys])
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A stack output that is a secret, with its value (to check what it holds)."""
+
+    value: Any
+
+
+def mocked(evaluation: Evaluation, stack: str) -> None:
+    pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_mocks(
         RecordingMocks(), project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(evaluation)
     )
-    pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
-        [f"{PROJECT}:{k}" for k in secret_keys],
-    )
 
-    def program() -> None:
-        runpy.run_path(str(PROJECT_DIR / "__main__.py"))
 
-    mocks.test(program)()  # type: ignore[no-untyped-call]
-    root = settings.get_root_resource()
-    assert root is not None
-    for key, output in root.outputs.items():  # type: ignore[attr-defined]  # the stack's exports (mocks never register them)
-        output = pulumi.Output.from_input(output)
-        value = _sync_await(output.future())
-        evaluation.outputs[key] = rpc.wrap_rpc_secret(value) if _sync_await(output.is_secret()) else value
+def run(evaluation: Evaluation, build: Callable[[], Mapping[str, pulumi.Input[Any]]]) -> None:
+    """Run `build` under the mocks and await the outputs it returns into `evaluation.outputs`."""
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def program() -> Any:
+        outputs = build()
+
+        async def collect() -> None:
+            for key, value in outputs.items():
+                output = pulumi.Output.from_input(value)
+                resolved = await output.future()
+                evaluation.outputs[key] = Secret(resolved) if await output.is_secret() else resolved
+
+        return collect()
+
+    program()
+
+
+def evaluate(config: dict[str, Any], secret_keys: tuple[str, ...] = (), stack: str = "dev") -> Evaluation:
+    """Read the stack config (as `__main__.py` does) and build the whole platform under mocks."""
+    evaluation = Evaluation()
+    mocked(evaluation, stack)
+    with pulumi_config(config, secret_keys):
+        run(evaluation, lambda: platform.deploy(stack_config.from_pulumi(platform.SERVICES)).outputs())
     return evaluation
 
 
@@ -139,12 +181,14 @@ def dev() -> Evaluation:
 
 
 def is_secret(value: Any) -> bool:
-    return rpc.is_rpc_secret(value)
+    return isinstance(value, Secret) or rpc.is_rpc_secret(value)
 
 
 def plain(value: Any) -> Any:
     """The value with every secret wrapper removed (to read what a resource received)."""
-    if is_secret(value):
+    if isinstance(value, Secret):
+        return plain(value.value)
+    if rpc.is_rpc_secret(value):
         return plain(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}

@@ -6,7 +6,22 @@ from typing import Any
 
 import pytest
 
-from components.config import DEFAULT_IMAGES, ConfigError, is_valid_image_reference, load
+from components import config
+from components.config import ConfigError, StackConfig, is_valid_image_reference
+from components.platform import SERVICES
+
+DEFAULT_IMAGES = {spec.name: spec.image for spec in SERVICES}
+
+
+def load(
+    project: str,
+    stack: str,
+    raw: dict[str, Any],
+    secret_keys: frozenset[str] = frozenset(),
+    socket_gid: Any = None,
+) -> StackConfig:
+    """The stack-wide keys and every registered service's declarations, as the program validates them."""
+    return config.load(project, stack, raw, SERVICES, secret_keys, socket_gid=socket_gid)
 
 
 def no_socket(_: str) -> int | None:
@@ -30,7 +45,7 @@ def test_defaults_are_valid_and_safe() -> None:
     assert stack.retain_volumes is True
     assert stack.has_secret_seed
     assert stack.prefix == "mlops-stack-dev"
-    assert all(s.enabled for s in stack.services.values())
+    assert {name for name, s in stack.services.items() if not s.enabled} == {"phpmyadmin"}  # off by default
     assert {s.image for s in stack.services.values()} == set(DEFAULT_IMAGES.values())
     assert stack.docker_socket_gid == 999
 
@@ -43,9 +58,10 @@ def test_socket_group_is_looked_up_on_a_local_socket() -> None:
 
 
 def test_socket_group_is_required_for_a_remote_docker_host() -> None:
-    problems = problems_of({"dockerHost": "ssh://ops@build-host"})
+    remote = {"dockerHost": "ssh://ops@build-host", "bindAddress": "192.0.2.10", **EXTERNAL, **EXTERNAL_SECRET}
+    problems = problems_of(remote, EXTERNAL_KEYS)
     assert problems == [
-        "jenkins/airflow need the Docker socket's group id: set 'dockerSocketGid' "
+        "jenkins/airflow start containers: set 'dockerSocketGid' to the Docker socket's group id "
         "(`stat -c %g /var/run/docker.sock` on the Docker host ssh://ops@build-host)"
     ]
 
@@ -64,7 +80,7 @@ def test_socket_group_is_not_needed_without_jenkins_and_airflow() -> None:
 def test_unknown_keys_are_named() -> None:
     problems = problems_of({"dockerSocketGid": 1, "bindAdress": "127.0.0.1", "mysql": {"prot": 1}})
     assert problems[0].startswith("unknown config key 'bindAdress'")
-    assert problems[1] == "unknown key 'mysql.prot'"
+    assert problems[1] == "unknown key 'mysql.prot' (known: enabled, image, memoryMb, port)"
 
 
 @pytest.mark.parametrize("port", [0, 65536, -1, "80", 3.5, True])
@@ -85,7 +101,7 @@ def test_a_disabled_service_frees_its_port() -> None:
 
 def test_console_port_belongs_to_minio_only() -> None:
     assert problems_of({"dockerSocketGid": 1, "mysql": {"consolePort": 1234}}) == [
-        "'mysql.consolePort' does not apply to mysql"
+        "unknown key 'mysql.consolePort' (known: enabled, image, memoryMb, port)"
     ]
 
 
@@ -135,10 +151,11 @@ def test_memory_bind_address_docker_host_and_booleans() -> None:
     )
     assert problems == [
         "bindAddress 'localhost' is not an IP address",
-        "dockerHost '/var/run/docker.sock' must start with one of unix://, tcp://, ssh://, npipe://",
+        "dockerHost '/var/run/docker.sock' must be one of unix://, tcp://, ssh://, npipe:// "
+        "followed by a socket path or a host",
         "'retainVolumes' must be true or false, got 'yes'",
-        "'airflow.memoryMb' must be a whole number of MiB >= 64, got 10",
         "'registry.enabled' must be true or false, got 'maybe'",
+        "'airflow.memoryMb' must be a whole number of MiB from 64 to 1048576, got 10",
     ]
 
 
@@ -157,7 +174,7 @@ def test_passwords_must_be_stored_as_secrets() -> None:
     assert stack.secrets_set == frozenset({"jenkinsAdminPassword"})
     assert problems_of(
         {"dockerSocketGid": 1, "jenkinsAdminPassword": "short"}, frozenset({"jenkinsAdminPassword"})
-    ) == ["'jenkinsAdminPassword' must be a string of at least 8 characters"]
+    ) == ["'jenkinsAdminPassword' must be a string of 8 to 40 characters"]
 
 
 def test_many_problems_make_one_error_listing_them_all() -> None:
@@ -219,7 +236,7 @@ def test_valid_external_registry_urls(url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        ("https://registry.example.com", "must not have a scheme"),
+        ("https://registry.example.com", "without a scheme or credentials"),
         ("myorg/images", "registry host first"),  # Docker would read myorg as a Docker Hub namespace
         ("registry.example.com/Team", "lowercase"),
         ("registry.example.com/team:latest", "host[:port][/namespace]"),
@@ -255,8 +272,8 @@ def test_an_external_registry_and_the_local_one_conflict() -> None:
         {**EXTERNAL, **EXTERNAL_SECRET, "registry": {"enabled": True}, "dockerSocketGid": 1}, EXTERNAL_KEYS
     )
     assert problems == [
-        "'externalRegistry' is set and registry.enabled is true: choose one registry "
-        "(remove registry.enabled to use the external one)"
+        "'externalRegistry' is set and registry.enabled is true: choose one "
+        "(remove registry.enabled to use 'externalRegistry')"
     ]
 
 
@@ -271,3 +288,86 @@ def test_external_registry_shape_errors_are_named() -> None:
 def test_jenkins_without_any_registry_is_refused() -> None:
     problems = problems_of({"registry": {"enabled": False}, "dockerSocketGid": 1})
     assert problems == ["jenkins is enabled but needs registry, which is disabled and 'externalRegistry' is not set"]
+
+
+def test_an_old_key_names_its_new_name() -> None:
+    assert problems_of({"dockerSocketGid": 1, "gitbucketAdminPassword": "x" * 12}) == [
+        "config key 'gitbucketAdminPassword' is now 'gitbucketRootPassword' (the name of its stack output): rename it"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stack", "ok"),
+    [("dev", True), ("team-a", True), ("e2etest-1f2e", True), ("Dev", False), ("a--b", False), ("a_", False)],
+)
+def test_the_stack_name_must_make_valid_docker_names(stack: str, ok: bool) -> None:
+    raw = {"retainVolumes": False, "dockerSocketGid": 1}
+    if ok:
+        assert load("mlops-stack", stack, raw).prefix == f"mlops-stack-{stack}"
+    else:
+        with pytest.raises(ConfigError, match=f"stack name '{stack}' cannot name Docker objects"):
+            load("mlops-stack", stack, raw)
+
+
+@pytest.mark.parametrize("address", ["::1", "::", "fe80::1"])
+def test_ipv6_bind_addresses_are_refused_with_a_reason(address: str) -> None:
+    [problem] = problems_of({"dockerSocketGid": 1, "bindAddress": address})
+    assert problem.startswith(f"bindAddress '{address}' is IPv6: not supported")
+
+
+def test_a_lan_bind_address_with_the_local_registry_is_refused() -> None:
+    [problem] = problems_of({"dockerSocketGid": 1, "bindAddress": "192.168.1.10"})
+    assert problem.startswith("bindAddress 192.168.1.10 with the local registry")
+    assert load("p", "s", {"retainVolumes": False, "dockerSocketGid": 1, "bindAddress": "0.0.0.0"}).host_address == (
+        "127.0.0.1"
+    )
+
+
+@pytest.mark.parametrize("host", ["tcp://build-host:2376", "ssh://ops@build-host"])
+@pytest.mark.parametrize("bind", ["127.0.0.1", "0.0.0.0"])
+def test_a_remote_docker_host_with_a_loopback_or_wildcard_bind_is_refused(host: str, bind: str) -> None:
+    problems = problems_of({"dockerSocketGid": 1, "dockerHost": host, "bindAddress": bind})
+    assert f"dockerHost '{host}' is another machine but bindAddress is {bind}" in problems[0]
+
+
+@pytest.mark.parametrize("host", ["unix://", "tcp://", "ssh://"])
+def test_a_bare_docker_host_scheme_is_refused(host: str) -> None:
+    [problem] = problems_of({"dockerSocketGid": 1, "dockerHost": host})
+    assert problem.startswith(f"dockerHost '{host}' must be one of")
+
+
+@pytest.mark.parametrize("memory", [2**44, 1024 * 1024 + 1, 63])
+def test_memory_is_bounded(memory: int) -> None:
+    [problem] = problems_of({"dockerSocketGid": 1, "mysql": {"memoryMb": memory}})
+    assert problem.startswith("'mysql.memoryMb' must be a whole number of MiB from 64 to 1048576")
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["x" * 41, "line\nbreak-pass", "with space inside", "pässwörter-und-mehr", "short"],
+)
+def test_passwords_are_printable_ascii_of_8_to_40_characters(password: str) -> None:
+    [problem] = problems_of(
+        {"dockerSocketGid": 1, "gitbucketRootPassword": password}, frozenset({"gitbucketRootPassword"})
+    )
+    assert problem.startswith("'gitbucketRootPassword' ")
+
+
+@pytest.mark.parametrize("ref", ["mysql:8.4\n", "mysql:8.4\u00e9", "mysql:ta\u0261"])
+def test_image_references_with_a_newline_or_non_ascii_are_invalid(ref: str) -> None:
+    assert not is_valid_image_reference(ref)
+    assert is_valid_image_reference("mirror.local:5000/mlops/mysql:8.4")
+
+
+@pytest.mark.parametrize("url", ["registry.example.com:0/team", "registry.example.com:99999", "localhost:0"])
+def test_registry_ports_outside_the_range_are_refused(url: str) -> None:
+    problems = problems_of({"dockerSocketGid": 1, "externalRegistry": {"url": url}})
+    assert any("has a port outside 1-65535" in p for p in problems), problems
+
+
+def test_credentials_in_a_registry_url_are_not_repeated() -> None:
+    problems = problems_of(
+        {"dockerSocketGid": 1, "externalRegistry": {"url": "https://bot:hunter2-token@reg.example.com"}}
+    )
+    assert problems and all("hunter2" not in p for p in problems), problems
+    assert any("[redacted]@reg.example.com" in p for p in problems), problems

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components import platform
 from components.base import SERVICE_LABEL
 from components.config import ConfigError
 from tests.unit.conftest import BASE_CONFIG, Evaluation, evaluate, is_secret, plain
@@ -23,6 +24,11 @@ COMPONENTS = {
     "mlops:airflow:Airflow",
     "mlops:registry:Registry",
 }
+
+
+def test_every_output_is_declared_by_its_service(dev: Evaluation) -> None:
+    declared = {name for spec in platform.SERVICES for name in spec.outputs} | {"network"}
+    assert set(dev.outputs) <= declared, set(dev.outputs) - declared
 
 
 def docker_names(evaluation: Evaluation) -> set[str]:
@@ -100,13 +106,18 @@ def test_every_generated_secret_reaches_containers_and_commands_only_as_a_secret
 def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Evaluation) -> None:
     outputs = dev.outputs
     password_keys = [k for k in outputs if k.endswith("Password")]
-    assert set(password_keys) == {
-        "mysqlRootPassword",
-        "minioRootPassword",
-        "gitbucketAdminPassword",
-        "jenkinsAdminPassword",
-        "airflowAdminPassword",
-    }
+    # One name per secret: each password output is named as the config key that sets it.
+    assert (
+        set(password_keys)
+        == {key for spec in platform.SERVICES for key in spec.secrets}
+        == {
+            "mysqlRootPassword",
+            "minioRootPassword",
+            "gitbucketRootPassword",
+            "jenkinsAdminPassword",
+            "airflowAdminPassword",
+        }
+    )
     for key in password_keys:
         assert is_secret(outputs[key]), key
     assert outputs["gitbucketUrl"] == "http://127.0.0.1:8080"

@@ -1,0 +1,53 @@
+"""What a service of the platform declares about itself, in its own module.
+
+Config validation (components/config.py) works from these declarations only,
+so adding a service means declaring it here-shaped in its module and
+registering it once in components/platform.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service's defaults, config keys and needs.
+
+    `name` is the service's config key (`<name>.enabled`, `.image`, `.memoryMb`
+    and its port keys); `ports` maps each port key to its default host port;
+    `secrets` are the passwords a user may choose with `pulumi config set
+    --secret` (else generated), each named as the stack output and the
+    environment variable that carry it; `needs` are services it cannot run
+    without; `outputs` are the stack outputs it exports.
+    """
+
+    name: str
+    image: str
+    ports: Mapping[str, int]
+    memory_mb: int
+    secrets: tuple[str, ...] = ()
+    needs: tuple[ServiceSpec, ...] = ()
+    outputs: tuple[str, ...] = ()
+    enabled_by_default: bool = True
+    uses_docker_socket: bool = False
+    # A stack-wide config key that provides this service instead (an external registry).
+    replaced_by: str | None = None
+    # Keys users may still have from an earlier release: old name -> new name.
+    renamed_keys: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One service's validated config."""
+
+    name: str
+    enabled: bool
+    image: str
+    memory_mb: int
+    ports: dict[str, int]
+
+    @property
+    def port(self) -> int:
+        return self.ports["port"]

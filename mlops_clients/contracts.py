@@ -1,0 +1,93 @@
+"""What crosses the boundary between the Pulumi program and the clients it runs.
+
+The program starts `python -m mlops_clients.<client> <action>` with inputs in
+the environment; both sides import the names from here, so a renamed action or
+variable breaks a test, not an `up`. Standard library only: the program
+imports this at plan time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class Client:
+    """A client module and its actions, as `python -m mlops_clients.<module> <action>` runs them."""
+
+    module: str
+    actions: frozenset[str]
+
+    def command(self, action: str) -> str:
+        if action not in self.actions:
+            raise ValueError(f"mlops_clients.{self.module} has no action '{action}' (has: {sorted(self.actions)})")
+        return f"-m mlops_clients.{self.module} {action}"
+
+
+class MySQLAction(StrEnum):
+    ENSURE_DATABASE = "ensure-database"
+
+
+class S3Action(StrEnum):
+    ENSURE_BUCKETS = "ensure-buckets"
+    ENSURE_USER = "ensure-user"
+
+
+class GitBucketAction(StrEnum):
+    ENSURE_REPO = "ensure-repo"
+    ENSURE_WEBHOOK = "ensure-webhook"
+    SET_ROOT_PASSWORD = "set-root-password"  # noqa: S105 (an action name)
+
+
+MYSQL = Client("mysql", frozenset(MySQLAction))
+S3 = Client("s3", frozenset(S3Action))
+GITBUCKET = Client("gitbucket", frozenset(GitBucketAction))
+
+
+class MySQLEnv(StrEnum):
+    """What the mysql client (and GitBucket's root-password step) read."""
+
+    HOST = "MYSQL_HOST"
+    PORT = "MYSQL_PORT"
+    ROOT_PASSWORD = "MYSQL_ROOT_PASSWORD"  # noqa: S105 (a variable name)
+    DB_NAME = "DB_NAME"
+    DB_USER = "DB_USER"
+    DB_PASSWORD = "DB_PASSWORD"  # noqa: S105
+
+
+class S3Env(StrEnum):
+    ENDPOINT = "S3_ENDPOINT"
+    ROOT_USER = "S3_ROOT_USER"
+    ROOT_PASSWORD = "S3_ROOT_PASSWORD"  # noqa: S105
+    BUCKETS = "S3_BUCKETS"
+    USER = "S3_USER"
+    USER_SECRET = "S3_USER_SECRET"  # noqa: S105
+    USER_BUCKETS = "S3_USER_BUCKETS"
+
+
+class GitBucketEnv(StrEnum):
+    URL = "GITBUCKET_URL"
+    USER = "GITBUCKET_USER"
+    PASSWORD = "GITBUCKET_PASSWORD"  # noqa: S105
+    ROOT_PASSWORD = "GITBUCKET_ROOT_PASSWORD"  # noqa: S105
+    REPO_NAME = "REPO_NAME"
+    REPO_DESCRIPTION = "REPO_DESCRIPTION"
+    REPO_OWNER = "REPO_OWNER"
+    SEED_SOURCE = "SEED_SOURCE"
+    SEED_BRANCH = "SEED_BRANCH"
+    SEED_HASH = "SEED_HASH"
+    HOOK_URL = "HOOK_URL"
+
+
+_REPO_NAME = re.compile(r"[a-zA-Z0-9\-+_.]{1,100}", re.ASCII)  # GitBucket's CreateARepository.isValid
+
+
+def check_repo_name(name: str) -> None:
+    """Refuse a name GitBucket would refuse, before anything is created."""
+    if not _REPO_NAME.fullmatch(name) or name[0] in "_-":
+        raise ValueError(
+            f"'{name}' is not a repository name GitBucket accepts "
+            "(1-100 of a-z A-Z 0-9 - + _ . , not starting with _ or -)"
+        )
