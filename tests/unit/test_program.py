@@ -384,3 +384,16 @@ def test_mysql_applies_the_configured_root_password_at_every_start(dev: Evaluati
     password = "mock-secret-mysql-root-password"
     assert password.encode().hex() in upload["content"]
     assert _plaintext_paths(server.inputs, password) == []
+
+
+def test_planning_imports_no_client_library() -> None:
+    """The program imports only what it needs to plan: the clients' libraries load when a client runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, components.platform; "
+        "print(sorted(m for m in ('pymysql', 'tenacity', 'boto3', 'botocore', 'minio', 'requests') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"
