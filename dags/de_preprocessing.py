@@ -43,14 +43,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 # Airflow is not installed in the project's own virtualenv (only in the Airflow image).
 from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import DAG, BaseHook, Param, task
 
-# The names the platform sets (components/airflow.py imports the same module).
+# The names the platform sets (components/airflow.py imports the same module). Its
+# folder is put on the path here: not every parser of a bundle adds the bundle root.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
 from mlops_contract import ConnId, Env
 
 GIT_CONN_ID = ConnId.GIT.value

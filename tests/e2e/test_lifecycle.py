@@ -22,6 +22,7 @@ from pulumi import automation as auto
 
 from mlops_clients import gitbucket, s3
 from tests.support import e2e_stack as e2e
+from tests.support import phpmyadmin
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +37,7 @@ EXPECTED_CONTAINERS = [
         "gitbucket",
         "minio",
         "mysql",
+        "phpmyadmin",
         "registry",
     )
 ]
@@ -81,6 +83,7 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
         assert e2e.inspect(name)["HostConfig"]["Memory"] > 0
 
     check_mysql(out)
+    check_phpmyadmin(out)
     check_s3(out)
     check_gitbucket(out)
     check_airflow(out)
@@ -168,6 +171,17 @@ def check_mysql(out: dict[str, object]) -> None:
     host, port = str(out["mysqlHost"]).split(":")
     with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
         pymysql.connect(host=host, port=int(port), user="root", password="wrong-password")
+
+
+def check_phpmyadmin(out: dict[str, object]) -> None:
+    """The database UI: a MySQL account logs in through it and sees the databases; a wrong password does not."""
+    url = str(out["phpmyadminUrl"])
+    session = phpmyadmin.log_in(url, "root", str(out["mysqlRootPassword"]))
+    assert session.logged_in, phpmyadmin.errors(session.page)
+    assert {"airflow", "gitbucket"} <= session.databases()
+    refused = phpmyadmin.log_in(url, "root", "wrong-password")
+    assert not refused.logged_in
+    assert refused.page.count("Access denied") or phpmyadmin.errors(refused.page), refused.page[:500]
 
 
 def check_s3(out: dict[str, object]) -> None:

@@ -39,6 +39,7 @@ PORT_KEYS = (
     "registry.port",
     "airflow.port",
     "gitbucket.port",
+    "phpmyadmin.port",
 )
 PASSPHRASE = "e2e-only-passphrase"  # guards the throwaway state of a test run, nothing else
 
