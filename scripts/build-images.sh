@@ -11,6 +11,7 @@
 #   minio    mlops-local/minio:RELEASE.2025-09-07T16-13-09Z    for quay.io/minio/minio (SeaweedFS inside)
 #   airflow  mlops-local/airflow:3.3.2                         for apache/airflow:3.3.2
 #   registry mlops-local/registry:2                            for registry:3.1.1
+#   phpmyadmin mlops-local/phpmyadmin:5.2                      for phpmyadmin:5.2 (Debian's phpmyadmin 5.2.1, apache + mod_php)
 #   gitbucket-fake mlops-local/gitbucket-fake:test             a FAKE GitBucket for the e2e stack (tests only)
 #
 # Reruns are cheap: an image is skipped when its tag exists and carries the
@@ -23,7 +24,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGES_DIR="$ROOT/images/local"
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 HASH_LABEL=org.mlops-local.build-hash
-ALL_IMAGES=(debian mysql minio airflow registry gitbucket-fake)
+ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin gitbucket-fake)
 
 # MLOPS_IMAGE_PREFIX lets tests build into another namespace without touching
 # the images other users of this engine run.
@@ -34,6 +35,7 @@ declare -A TAGS=(
   [minio]=$PREFIX/minio:RELEASE.2025-09-07T16-13-09Z
   [airflow]=$PREFIX/airflow:3.3.2
   [registry]=$PREFIX/registry:2
+  [phpmyadmin]=$PREFIX/phpmyadmin:5.2
   [gitbucket-fake]=$PREFIX/gitbucket-fake:test
 )
 
