@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,11 +12,13 @@ import pulumi_docker as docker
 
 from components import mysql
 from components.base import (
+    UNPRIVILEGED,
     Mount,
     Published,
     data_volume,
     generated_fernet_key,
     generated_secret,
+    hardening_args,
     labels,
     local_image,
     secret_password,
@@ -49,12 +51,37 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 
 # One-shot: migrate the schema (also FAB's tables), then make the admin exist with
 # the stack's password. `users create` leaves an existing user alone, so the
-# password is reset too: a rotated secret takes effect.
+# password is reset too: a rotated secret takes effect. The password reaches the
+# commands on standard input (their prompt and its confirmation), written by bash's
+# builtin printf: never on a command line, where `ps` would show it.
 INIT_SCRIPT = """set -e
 airflow db migrate
-airflow users create --username "$AIRFLOW_ADMIN_USER" --password "$AIRFLOW_ADMIN_PASSWORD" \
-  --firstname Admin --lastname User --role Admin --email admin@mlops.local
-airflow users reset-password --username "$AIRFLOW_ADMIN_USER" --password "$AIRFLOW_ADMIN_PASSWORD"
+printf '%s\\n%s\\n' "$AIRFLOW_ADMIN_PASSWORD" "$AIRFLOW_ADMIN_PASSWORD" | airflow users create \\
+  --username "$AIRFLOW_ADMIN_USER" --firstname Admin --lastname User --role Admin --email admin@mlops.local
+printf '%s\\n%s\\n' "$AIRFLOW_ADMIN_PASSWORD" "$AIRFLOW_ADMIN_PASSWORD" | airflow users reset-password \\
+  --username "$AIRFLOW_ADMIN_USER"
+"""
+# What `airflow jobs check --job-type <type> --hostname $HOSTNAME` checks (a running job of
+# this host whose heartbeat is recent), as one query: a few milliseconds instead of seconds
+# of CPU, so the check can run every few seconds and readiness is seen when it happens.
+HEARTBEAT_CHECK_FILE = "/opt/mlops/heartbeat_check.py"
+HEARTBEAT_CHECK = """import os, sys, urllib.parse
+import MySQLdb
+
+url = urllib.parse.urlsplit(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+db = MySQLdb.connect(
+    host=url.hostname, port=url.port or 3306, user=urllib.parse.unquote(url.username or ""),
+    passwd=urllib.parse.unquote(url.password or ""), db=url.path.lstrip("/"),
+    connect_timeout=5, read_timeout=5,
+)
+cursor = db.cursor()
+cursor.execute(
+    "SELECT TIMESTAMPDIFF(SECOND, MAX(latest_heartbeat), CURRENT_TIMESTAMP) FROM job"
+    " WHERE job_type = %s AND hostname = %s AND state = 'running'",
+    (sys.argv[1], os.environ["HOSTNAME"]),
+)
+(age,) = cursor.fetchone()
+sys.exit(0 if age is not None and age <= 60 else 1)
 """
 
 
@@ -75,7 +102,7 @@ class AirflowArgs:
     registry: ImageRegistry | None = None
 
     def ready(self) -> list[pulumi.Resource]:
-        """What must exist before Airflow first starts."""
+        """What must exist before the DAG processor first parses the DAG repo."""
         return [r.ready for r in (self.dags_repo, self.pipeline_repo, self.dvc_user) if r is not None]
 
 
@@ -228,8 +255,8 @@ class Airflow(pulumi.ComponentResource):
             attach=True,  # `up` waits for the migration and fails if it fails
             logs=False,
             labels=labels(stack, service.name),
-            # The DAG repo must exist before the DAG processor first clones it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready, *args.ready()]),
+            **hardening_args(UNPRIVILEGED),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
         )
 
         def process(
@@ -238,6 +265,8 @@ class Airflow(pulumi.ComponentResource):
             published: tuple[Published, ...] = (),
             host_mounts: tuple[tuple[str, str], ...] = (),
             group_adds: list[str] | None = None,
+            waits_for: Sequence[pulumi.Resource] = (),
+            uploads: Sequence[docker.ContainerUploadArgs] | None = None,
         ) -> docker.Container:
             return service_container(
                 f"{name}-{suffix}",
@@ -251,14 +280,18 @@ class Airflow(pulumi.ComponentResource):
                 user="50000:0",
                 mounts=[log_mount],
                 health=[health],
-                start_period=60,
-                interval=30,
+                start_period=120,
+                interval=3,  # every check is cheap: readiness is seen within seconds
                 wait_timeout=420,
                 published=published,
                 host_mounts=host_mounts,
                 group_adds=group_adds,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[init]),
+                uploads=uploads,
+                hardening=UNPRIVILEGED,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[init, *waits_for]),
             )
+
+        heartbeat = [docker.ContainerUploadArgs(file=HEARTBEAT_CHECK_FILE, content=HEARTBEAT_CHECK)]
 
         self.api_server = process(
             "api-server",
@@ -272,14 +305,14 @@ class Airflow(pulumi.ComponentResource):
             host_mounts=((DOCKER_SOCKET, DOCKER_SOCKET),),
             group_adds=[str(stack.docker_socket_gid)],
         )
+        # The only process that needs the seeded repos before it starts: it clones the DAG repo.
         self.dag_processor = process(
             "dag-processor",
-            'airflow jobs check --job-type DagProcessorJob --hostname "$HOSTNAME"',
+            f"python {HEARTBEAT_CHECK_FILE} DagProcessorJob",
+            uploads=heartbeat,
+            waits_for=args.ready(),
         )
-        self.triggerer = process(
-            "triggerer",
-            'airflow jobs check --job-type TriggererJob --hostname "$HOSTNAME"',
-        )
+        self.triggerer = process("triggerer", f"python {HEARTBEAT_CHECK_FILE} TriggererJob", uploads=heartbeat)
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,

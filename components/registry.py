@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import pulumi
 
-from components.base import Mount, Published, data_volume, local_image, service_container
+from components.base import Hardening, Mount, Published, data_volume, local_image, service_container
 from components.config import (
     EXTERNAL_REGISTRY_KEY,
     EXTERNAL_REGISTRY_PASSWORD_KEY,
@@ -120,6 +120,8 @@ class Registry(pulumi.ComponentResource):
             mounts=[Mount(volume.name, "/var/lib/registry")],
             published=[Published(INTERNAL_PORT, service.port)],
             health=[f"wget -qO- http://localhost:{INTERNAL_PORT}/v2/ >/dev/null"],
+            # Writes nothing but its volume (and uploads' scratch in /tmp).
+            hardening=Hardening(drop_capabilities=True, read_only=True, tmpfs=("/tmp",)),  # noqa: S108
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs(
