@@ -422,3 +422,13 @@ def test_every_container_runs_with_no_new_privileges_and_the_tolerant_ones_with_
     assert dev.named("registry-server").inputs["tmpfs"] == {"/tmp": "rw,noexec,nosuid,size=64m"}
     for container in dev.of_type(CONTAINER):
         assert container.inputs.get("user") != "0", container.name
+
+
+def test_no_password_is_on_a_command_line(dev: Evaluation) -> None:
+    """`ps` shows every host user the command lines of containers' processes."""
+    for container in dev.of_type(CONTAINER):
+        command = " ".join(plain(container.inputs.get("command") or []))
+        assert "--password" not in command, container.name
+        assert "mock-secret" not in command, container.name
+    for command in dev.of_type(COMMAND):
+        assert "mock-secret" not in command.inputs["create"], command.name
