@@ -6,13 +6,15 @@ in the stack config, with its credentials; both offer the same attributes.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pulumi
+import pulumi_docker as docker
 
-from components.base import Hardening, Mount, Published, data_volume, local_image, service_container
+from components.base import Hardening, Mount, Published, data_volume, local_image, secret_password, service_container
 from components.config import (
     EXTERNAL_REGISTRY_KEY,
     EXTERNAL_REGISTRY_PASSWORD_KEY,
@@ -73,14 +75,35 @@ class ExternalRegistry:
 
 ALIAS = "registry"
 INTERNAL_PORT = 5000
+DEBUG_PORT = 5001  # /debug/health and /metrics (the image's bundled config), never published
+PIPELINE_USER = "mlops-pipeline"
+HTPASSWD_FILE = "/auth/htpasswd"
 SPEC = ServiceSpec(
     name="registry",
     image="registry:3.1.1",
     ports={"port": 5000},
     memory_mb=256,
-    outputs=("registryUrl", "registryPushPrefix", "registryUser"),
+    secrets=("registryPassword",),  # the pipeline account's: Jenkins pushes, Airflow pulls
+    outputs=("registryUrl", "registryPushPrefix", "registryUser", "registryPassword"),
     replaced_by=EXTERNAL_REGISTRY_KEY,
 )
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def htpasswd_line(user: str, password: str) -> str:
+    """`user:bcrypt-hash`, as the registry's htpasswd auth reads it.
+
+    The salt derives from the password, so the same password always gives the same
+    file and a re-`up` shows no diff; the password itself is 190 random bits.
+    """
+    import bcrypt
+
+    digest = hashlib.sha256(b"mlops-stack/registry-salt/" + password.encode()).digest()
+    salt = "".join(_BCRYPT_ALPHABET[b % 64] for b in digest[:22])
+    # bcrypt's last salt character carries only 2 bits: keep it one bcrypt emits unchanged.
+    salt = salt[:21] + _BCRYPT_ALPHABET[_BCRYPT_ALPHABET.index(salt[21]) & 0x30]
+    hashed = bcrypt.hashpw(password.encode(), f"$2b$10${salt}".encode()).decode()
+    return f"{user}:{hashed}\n"
 
 
 @dataclass
@@ -96,8 +119,8 @@ class Registry(pulumi.ComponentResource):
     host_url: str
     push_prefix: str
     server: str
-    username: str | None = None  # the local registry has no auth: it is bound to the bind address only
-    password: pulumi.Output[str] | None = None
+    username: str | None
+    password: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:registry:Registry", name, None, opts)
@@ -108,6 +131,12 @@ class Registry(pulumi.ComponentResource):
         # The host's engine resolves image names; loopback registries need no TLS there.
         self.push_prefix = f"localhost:{service.port}"
         self.server = self.push_prefix
+        # Pushes and pulls need a login: only Jenkins and Airflow are given it.
+        self.username = PIPELINE_USER
+        self.password = secret_password(f"{name}-pipeline-password", "registryPassword", stack, self)
+        htpasswd: pulumi.Output[str] = pulumi.Output.secret(
+            self.password.apply(lambda password: htpasswd_line(PIPELINE_USER, password))
+        )
         volume = data_volume(f"{name}-data", stack, "registry-data", self)
         self.container = service_container(
             f"{name}-server",
@@ -116,10 +145,16 @@ class Registry(pulumi.ComponentResource):
             image=local_image(f"{name}-image", service.image, self),
             network=args.network,
             alias=ALIAS,
-            envs=["REGISTRY_STORAGE_DELETE_ENABLED=true"],
+            envs=[
+                "REGISTRY_STORAGE_DELETE_ENABLED=true",
+                "REGISTRY_AUTH=htpasswd",
+                "REGISTRY_AUTH_HTPASSWD_REALM=mlops-stack registry",
+                f"REGISTRY_AUTH_HTPASSWD_PATH={HTPASSWD_FILE}",
+            ],
+            uploads=[docker.ContainerUploadArgs(file=HTPASSWD_FILE, content=htpasswd)],
             mounts=[Mount(volume.name, "/var/lib/registry")],
             published=[Published(INTERNAL_PORT, service.port)],
-            health=[f"wget -qO- http://localhost:{INTERNAL_PORT}/v2/ >/dev/null"],
+            health=[f"wget -qO- http://localhost:{DEBUG_PORT}/debug/health >/dev/null"],
             # Writes nothing but its volume (and uploads' scratch in /tmp).
             hardening=Hardening(drop_capabilities=True, read_only=True, tmpfs=("/tmp",)),  # noqa: S108
             opts=pulumi.ResourceOptions(parent=self),
@@ -133,4 +168,4 @@ class Registry(pulumi.ComponentResource):
         )
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
-        return {"registryUrl": self.host_url, **_outputs(self)}
+        return {"registryUrl": self.host_url, **_outputs(self), "registryPassword": self.password}

@@ -111,7 +111,43 @@ class PreprocessingOperator(DockerOperator):
         # into the container's environment without rendering or logging it.
         self.environment = {**environment, **rendered}
         self._private_environment = {**preset, **private}
+        self.image = self.pinned_image()
+        self.force_pull = False  # pulled just now, by digest
         return super().execute(context)
+
+    def pinned_image(self) -> str:
+        """The configured image (``...:latest``) pulled once and named by its digest, so the
+        container runs exactly what was pulled, whatever the tag points at afterwards."""
+        from docker.errors import APIError
+
+        reference = str(self.image)
+        if "@sha256:" in reference:
+            return reference
+        repository, _, tag = reference.rpartition(":")
+        if not repository or "/" in tag:
+            repository, tag = reference, "latest"
+        how = (
+            "Jenkins builds and pushes it on every push to main of the de_datapreprocessing repo; on a "
+            "stack without Jenkins, build and push it as that repo's Jenkinsfile does (README, 'The data loop')"
+        )
+        if self.force_pull or not self.cli.images(name=reference):
+            try:
+                for status in self.cli.pull(repository, tag=tag, stream=True, decode=True):
+                    if isinstance(status, dict) and status.get("error"):
+                        raise RuntimeError(
+                            f"the pipeline image {reference} cannot be pulled ({status['error']}). {how}"
+                        )
+            except APIError as error:
+                raise RuntimeError(
+                    f"the pipeline image {reference} cannot be pulled ({error.explanation}). {how}"
+                ) from error
+        found = self.cli.inspect_image(reference).get("RepoDigests") or []
+        digests = [digest for digest in found if digest.startswith(repository + "@")]
+        if not digests:
+            self.log.info("running %s: a local image with no digest from %s", reference, repository)
+            return reference
+        self.log.info("running %s (pulled as %s)", digests[0], reference)
+        return str(digests[0])
 
 
 @task

@@ -40,15 +40,16 @@ def jenkins_build(out: dict[str, object], scratch: Path) -> str:
         {
             "GIT_COMMIT": commit,
             "BRANCH_NAME": "main",
-            # From JCasC (images/jenkins/casc/jenkins.yaml) for the local registry.
+            # From JCasC (images/jenkins/casc/jenkins.yaml) for the local registry, which wants a login.
             "REGISTRY": str(out["registryPushPrefix"]),
             "REGISTRY_SERVER": str(out["registryPushPrefix"]),
-            "REGISTRY_AUTH": "false",
+            "REGISTRY_AUTH": "true",
             # What an offline Jenkins sets as global properties (see the Jenkinsfile).
             "BASE_IMAGE": "mlops-local/debian:bookworm",
             "PIP_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
             "DOCKER_BUILD_NETWORK": "host",
         },
+        credentials={"registry": {"username": str(out["registryUser"]), "password": str(out["registryPassword"])}},
     )
     output = build.stdout + build.stderr
     assert build.returncode == 0 and "Finished: SUCCESS" in output, output[-6000:]
@@ -72,9 +73,12 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
     stack.up(on_output=print)  # a no-op after the lifecycle test; a cold up when run alone
     out = {k: v.value for k, v in stack.outputs().items()}
     commit = jenkins_build(out, tmp_path)
-    # The walkthrough's check (README): the commit and latest are in the registry.
-    tags = requests.get(f"{out['registryUrl']}/v2/de_datapreprocessing/tags/list", timeout=30).json()["tags"]
-    assert {"latest", commit} <= set(tags)
+    # The walkthrough's check (README): the commit and latest are in the registry, for its login only.
+    tags_url = f"{out['registryUrl']}/v2/de_datapreprocessing/tags/list"
+    login = (str(out["registryUser"]), str(out["registryPassword"]))
+    assert {"latest", commit} <= set(requests.get(tags_url, auth=login, timeout=30).json()["tags"])
+    assert requests.get(tags_url, timeout=30).status_code == 401
+    assert requests.get(tags_url, auth=(login[0], "wrong-password"), timeout=30).status_code == 401
     airflow = AirflowAPI(str(out["airflowUrl"]), str(out["airflowAdminUser"]), str(out["airflowAdminPassword"]))
 
     # The DAG arrives through the git DAG bundle, from the seeded myairflow_dags repo.

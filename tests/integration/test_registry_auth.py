@@ -170,6 +170,7 @@ try:
 except Exception as error:
     print("ERROR:" + json.dumps(f"{type(error).__name__}: {error}"))
     sys.exit(0)
+print("IMAGE:" + json.dumps(pre.image))
 print("RESULT:" + json.dumps(returned))
 """
 
@@ -196,7 +197,7 @@ def run_preprocess_in_airflow(image: str, connection: dict[str, object]) -> dict
     )
     report: dict[str, object] = {}
     for line in logs.splitlines():
-        for key in ("CONN_ID", "RESULT", "ERROR"):
+        for key in ("CONN_ID", "IMAGE", "RESULT", "ERROR"):
             if line.startswith(key + ":"):
                 report[key] = json.loads(line.removeprefix(key + ":"))
     assert "CONN_ID" in report, logs[-4000:]
@@ -209,8 +210,19 @@ def test_airflow_pulls_with_the_connection_the_stack_generates(auth_registry: Au
     assert report["CONN_ID"] == REGISTRY_CONN_ID
     assert "ERROR" not in report, report.get("ERROR")
     assert json.loads(str(report["RESULT"])) == LAST_LINE
-    # The pull was real: the image is now on the host's engine again.
-    docker_client().images.get(pushed_image)
+    # The pull was real: the image is now on the host's engine again, and it ran by its digest.
+    pulled = docker_client().images.get(pushed_image)
+    repository = pushed_image.rpartition(":")[0]
+    assert report["IMAGE"] in pulled.attrs["RepoDigests"] and str(report["IMAGE"]).startswith(repository + "@sha256:")
+
+
+def test_a_missing_pipeline_image_is_named_with_how_to_build_it(auth_registry: AuthRegistry, pushed_image: str) -> None:
+    connection = docker_registry_connection(auth_registry.server, USER, auth_registry.password)
+    missing = pushed_image.rpartition(":")[0] + ":never-built"
+    report = run_preprocess_in_airflow(missing, connection)
+    assert "RESULT" not in report
+    error = str(report["ERROR"])
+    assert f"the pipeline image {missing} cannot be pulled" in error and "Jenkinsfile" in error, error
 
 
 def test_airflow_with_a_wrong_registry_password_fails_before_running(

@@ -116,6 +116,7 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
             "gitbucketRootPassword",
             "jenkinsAdminPassword",
             "airflowAdminPassword",
+            "registryPassword",
         }
     )
     for key in password_keys:
@@ -332,8 +333,8 @@ def test_an_external_registry_runs_no_local_registry(external: Evaluation) -> No
     assert "registryUrl" not in external.outputs
 
 
-def test_the_local_registry_is_exported_without_a_login(dev: Evaluation) -> None:
-    assert dev.outputs["registryPushPrefix"] == "localhost:5000" and "registryUser" not in dev.outputs
+def test_the_local_registry_is_exported_with_its_login(dev: Evaluation) -> None:
+    assert dev.outputs["registryPushPrefix"] == "localhost:5000" and dev.outputs["registryUser"] == "mlops-pipeline"
     assert dev.outputs["registryUrl"] == "http://127.0.0.1:5000"
 
 
@@ -347,10 +348,11 @@ def test_jenkins_pushes_to_the_external_registry_with_its_login(external: Evalua
     assert env["REGISTRY_USER"] == "ci-bot" and env["REGISTRY_PASSWORD"] == EXTERNAL_REGISTRY_PASSWORD
 
 
-def test_jenkins_with_the_local_registry_does_not_log_in(dev: Evaluation) -> None:
+def test_jenkins_logs_in_to_the_local_registry(dev: Evaluation) -> None:
     env = dict(e.split("=", 1) for e in plain(dev.named("jenkins-server").inputs["envs"]))
-    assert env["REGISTRY_AUTH"] == "false" and env["REGISTRY_PUSH_PREFIX"] == env["REGISTRY_SERVER"] == "localhost:5000"
-    assert "REGISTRY_USER" not in env and "REGISTRY_PASSWORD" not in env
+    assert env["REGISTRY_AUTH"] == "true" and env["REGISTRY_PUSH_PREFIX"] == env["REGISTRY_SERVER"] == "localhost:5000"
+    assert env["REGISTRY_USER"] == "mlops-pipeline"
+    assert env["REGISTRY_PASSWORD"] == "mock-secret-registry-pipeline-password"
 
 
 def test_airflow_pulls_from_the_external_registry_with_a_docker_connection(external: Evaluation) -> None:
@@ -371,10 +373,19 @@ def test_airflow_pulls_from_the_external_registry_with_a_docker_connection(exter
     }
 
 
-def test_airflow_with_the_local_registry_pulls_without_a_login(dev: Evaluation) -> None:
+def test_airflow_logs_in_to_the_local_registry(dev: Evaluation) -> None:
+    import json
+
     env = dict(e.split("=", 1) for e in plain(dev.named("airflow-scheduler").inputs["envs"]))
     assert env["DE_PREPROCESSING_IMAGE"] == "localhost:5000/de_datapreprocessing:latest"
-    assert "DE_PREPROCESSING_REGISTRY_CONN_ID" not in env and "AIRFLOW_CONN_REGISTRY_DEFAULT" not in env
+    assert env["DE_PREPROCESSING_REGISTRY_CONN_ID"] == "registry_default"
+    assert json.loads(env["AIRFLOW_CONN_REGISTRY_DEFAULT"]) == {
+        "conn_type": "docker",
+        "host": "localhost",
+        "port": 5000,
+        "login": "mlops-pipeline",
+        "password": "mock-secret-registry-pipeline-password",
+    }
 
 
 def test_mysql_applies_the_configured_root_password_at_every_start(dev: Evaluation) -> None:
@@ -400,7 +411,6 @@ def test_planning_imports_no_client_library() -> None:
     code = f"import sys, components.platform; print(sorted(m for m in {libraries!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert done.stdout.strip() == "[]"
-
 
 
 def test_every_container_runs_with_no_new_privileges_and_the_tolerant_ones_with_less(dev: Evaluation) -> None:
@@ -430,5 +440,30 @@ def test_no_password_is_on_a_command_line(dev: Evaluation) -> None:
         command = " ".join(plain(container.inputs.get("command") or []))
         assert "--password" not in command, container.name
         assert "mock-secret" not in command, container.name
-    for command in dev.of_type(COMMAND):
-        assert "mock-secret" not in command.inputs["create"], command.name
+    for resource in dev.of_type(COMMAND):
+        assert "mock-secret" not in resource.inputs["create"], resource.name
+
+
+def test_the_local_registry_wants_a_login_that_only_jenkins_and_airflow_get(dev: Evaluation) -> None:
+    import bcrypt
+
+    from components.registry import htpasswd_line
+
+    registry = dev.named("registry-server")
+    assert "REGISTRY_AUTH=htpasswd" in registry.inputs["envs"]
+    assert is_secret(registry.inputs["uploads"])
+    [upload] = plain(registry.inputs["uploads"])
+    password = "mock-secret-registry-pipeline-password"
+    user, hashed = upload["content"].strip().split(":", 1)
+    assert user == "mlops-pipeline" and bcrypt.checkpw(password.encode(), hashed.encode())
+    assert htpasswd_line(user, password) == upload["content"]  # the same file every time: no diff
+    holders = {c.name for c in dev.of_type(CONTAINER) if _contains(c.inputs, password)}
+    assert holders == {
+        "jenkins-server",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-init",
+    }
+    assert is_secret(dev.outputs["registryPassword"])
