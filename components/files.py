@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
+
+from mlops_clients.common import seed_files
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Where the program builds derived images from, relative to the project (the same on every machine).
@@ -11,12 +15,16 @@ JENKINS_IMAGE_CONTEXT = "images/jenkins"
 
 
 def content_hash(source: Path) -> str:
-    """Hash of a directory's files (paths and bytes): what a seed commit or an image build would contain."""
+    """Hash of the files a seed of `source` pushes (paths, bytes and the executable bit).
+
+    The file list is the seed's own (mlops_clients.common.seed_files: what git tracks,
+    or what the .gitignore files keep outside a git work tree), so a changed hash
+    means a changed seed and an unchanged one an unchanged seed.
+    """
     digest = hashlib.sha256()
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and not _ignored(p.relative_to(source))):
-        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for relative in seed_files(source):
+        path = source / relative
+        digest.update(os.fsencode(relative) + b"\0" + path.read_bytes() + b"\0")
+        if path.stat().st_mode & stat.S_IXUSR:  # git records it (100755); hashed only then: older hashes hold
+            digest.update(b"x\0")
     return digest.hexdigest()
-
-
-def _ignored(relative: Path) -> bool:
-    return any(part in ("__pycache__", ".pytest_cache", ".git") for part in relative.parts)

@@ -22,7 +22,16 @@ from typing import Any
 import pymysql
 
 from mlops_clients import contracts, mysql
-from mlops_clients.common import InputError, ServiceError, env, http_session, run_cli
+from mlops_clients.common import (
+    InputError,
+    ServiceError,
+    env,
+    git_environment,
+    http_session,
+    run_cli,
+    run_process,
+    seed_files,
+)
 from mlops_clients.contracts import GitBucketAction, GitBucketEnv, MySQLEnv
 
 SERVICE = "gitbucket"
@@ -63,7 +72,14 @@ def set_account_password(conn: pymysql.connections.Connection, user: str, passwo
         (stored,) = cursor.fetchone()
         if password_matches(password, stored):
             return {"user": user, "changed": False}
-        cursor.execute("UPDATE ACCOUNT SET PASSWORD = %s WHERE USER_NAME = %s", (pbkdf2_hash(password), user))
+        try:
+            updated = cursor.execute(
+                "UPDATE ACCOUNT SET PASSWORD = %s WHERE USER_NAME = %s", (pbkdf2_hash(password), user)
+            )
+        except pymysql.err.MySQLError as error:
+            raise ServiceError(SERVICE, "update ACCOUNT", str(error)) from error
+        if updated != 1:  # a new salt always changes the row: none changed, the account went meanwhile
+            raise ServiceError(SERVICE, f"update account '{user}'", f"{updated} rows changed, not 1")
     return {"user": user, "changed": True}
 
 
@@ -134,66 +150,130 @@ class GitBucketAPI:
 # Credentials reach git through its credential protocol, read from the environment
 # at run time: never in a URL, a command line or git's config on disk.
 _CREDENTIAL_HELPER = '!f() { echo "username=${GIT_USERNAME}"; echo "password=${GIT_PASSWORD}"; }; f'
+GIT_TIMEOUT = 300.0  # seconds one git call may take (a clone or a push of the seed), then it is stopped
+# A transfer slower than 1 kB/s for 30 s is given up by git itself (a stalled server).
+_LOW_SPEED = ("-c", "http.lowSpeedLimit=1000", "-c", "http.lowSpeedTime=30")
 
 
-def run_git(args: list[str], cwd: Path | None, user: str, password: str) -> subprocess.CompletedProcess[str]:
-    """git with credentials given through its credential protocol (see above)."""
-    environment = {
-        **os.environ,
-        "GIT_USERNAME": user,
-        "GIT_PASSWORD": password,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_AUTHOR_NAME": "mlops-stack",
-        "GIT_AUTHOR_EMAIL": "mlops-stack@localhost",
-        "GIT_COMMITTER_NAME": "mlops-stack",
-        "GIT_COMMITTER_EMAIL": "mlops-stack@localhost",
-    }
-    command = ["git", "-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}", *args]
-    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
+def run_git(
+    args: list[str],
+    cwd: Path | None,
+    user: str,
+    password: str,
+    *,
+    timeout: float = GIT_TIMEOUT,
+    ok: tuple[int, ...] = (0,),
+    call: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """git with credentials given through its credential protocol (see above).
+
+    Bounded by `timeout` and by git's own low-speed limit; an exit code not in `ok`
+    or a timeout is a ServiceError naming `call` (by default `git <subcommand>`).
+    """
+    environment = git_environment(
+        {
+            "GIT_USERNAME": user,
+            "GIT_PASSWORD": password,
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_AUTHOR_NAME": "mlops-stack",
+            "GIT_AUTHOR_EMAIL": "mlops-stack@localhost",
+            "GIT_COMMITTER_NAME": "mlops-stack",
+            "GIT_COMMITTER_EMAIL": "mlops-stack@localhost",
+        }
+    )
+    command = ["git", "-c", "credential.helper=", "-c", f"credential.helper={_CREDENTIAL_HELPER}", *_LOW_SPEED, *args]
+    return run_process(
+        command,
+        service=SERVICE,
+        call=call or f"git {args[0]}",
+        timeout=timeout,
+        cwd=cwd,
+        env=environment,
+        ok=ok,
+    )
 
 
 def seed_repo(
-    clone_url: str, user: str, password: str, source: Path, branch: str = "main", message: str = "Seed from mlops-stack"
+    clone_url: str,
+    user: str,
+    password: str,
+    source: Path,
+    branch: str = "main",
+    message: str = "Seed from mlops-stack",
+    timeout: float = GIT_TIMEOUT,
 ) -> dict[str, Any]:
-    """Write `source`'s files onto the branch, as one new commit on top of what is there.
+    """Write `source`'s seed files onto the branch, as one new commit on top of what is there.
 
-    Files of the source are added or updated; nothing else in the repository is
+    The files are those of `seed_files` (what git tracks, or what the .gitignore
+    files keep outside a git work tree), the list the plan-time hash is made of.
+    Files of the seed are added or updated; nothing else in the repository is
     deleted, so what the pipeline commits (DVC pointers) and files added in
     GitBucket survive a re-seed. History is never rewritten: a push that is not
-    a fast-forward (someone pushed meanwhile) fails instead of forcing.
+    a fast-forward (someone pushed meanwhile) fails instead of forcing. Every git
+    call is bounded by `timeout` seconds and its exit code checked.
     """
     if not source.is_dir():
         raise InputError(f"seed source {source} is not a directory")
+    files = seed_files(source)
+    if not files:
+        raise InputError(
+            f"seed source {source} has no file to seed (in a git work tree only the files git tracks are seeded)"
+        )
     with tempfile.TemporaryDirectory(prefix="mlops-seed-") as work:
         checkout = Path(work) / "repo"
-        cloned = run_git(["clone", "--quiet", clone_url, str(checkout)], None, user, password)
-        if cloned.returncode != 0:
-            raise ServiceError(SERVICE, f"git clone {clone_url}", cloned.stderr.strip()[-300:])
-        has_branch = (
-            run_git(
-                ["rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}"], checkout, user, password
-            ).returncode
-            == 0
+
+        def git(*args: str, ok: tuple[int, ...] = (0,), call: str | None = None) -> subprocess.CompletedProcess[str]:
+            return run_git(list(args), checkout, user, password, timeout=timeout, ok=ok, call=call)
+
+        run_git(
+            ["clone", "--quiet", clone_url, str(checkout)],
+            None,
+            user,
+            password,
+            timeout=timeout,
+            call=f"git clone {clone_url}",
         )
+        # --verify --quiet: 0 the branch exists, 1 it does not (an empty repository).
+        has_branch = git("rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}", ok=(0, 1)).returncode == 0
         if has_branch:
-            run_git(["checkout", "--quiet", "-B", branch, f"origin/{branch}"], checkout, user, password)
+            git("checkout", "--quiet", "-B", branch, f"origin/{branch}", call=f"git checkout {branch}")
         else:
-            run_git(["checkout", "--quiet", "--orphan", branch], checkout, user, password)
-        shutil.copytree(
-            source, checkout, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".git")
+            git("checkout", "--quiet", "--orphan", branch, call=f"git checkout --orphan {branch}")
+        _copy_seed(source, files, checkout)
+        listing = Path(work) / "seed-files"
+        listing.write_bytes(b"".join(os.fsencode(f) + b"\0" for f in files))
+        # Exactly the seed's files, even one a .gitignore of the repository would skip.
+        git(
+            "--literal-pathspecs",
+            "add",
+            "--force",
+            f"--pathspec-from-file={listing}",
+            "--pathspec-file-nul",
+            call="git add",
         )
-        run_git(["add", "--all"], checkout, user, password)
-        if has_branch and run_git(["diff", "--cached", "--quiet"], checkout, user, password).returncode == 0:
-            head = run_git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
-            return {"branch": branch, "commit": head, "changed": False}
-        committed = run_git(["commit", "--quiet", "-m", message], checkout, user, password)
-        if committed.returncode != 0:
-            raise ServiceError(SERVICE, "git commit", committed.stderr.strip()[-300:])
-        pushed = run_git(["push", "--quiet", "origin", f"HEAD:refs/heads/{branch}"], checkout, user, password)
-        if pushed.returncode != 0:
-            raise ServiceError(SERVICE, f"git push {branch}", pushed.stderr.strip()[-300:])
-        head = run_git(["rev-parse", "HEAD"], checkout, user, password).stdout.strip()
-        return {"branch": branch, "commit": head, "changed": True}
+        # --quiet: 0 nothing staged, 1 something is.
+        if has_branch and git("diff", "--cached", "--quiet", ok=(0, 1)).returncode == 0:
+            return {"branch": branch, "commit": git("rev-parse", "HEAD").stdout.strip(), "changed": False}
+        # --no-verify: no hook of this machine's git configuration (core.hooksPath) runs on the seed.
+        git("commit", "--quiet", "--no-verify", "-m", message)
+        git("push", "--quiet", "--no-verify", "origin", f"HEAD:refs/heads/{branch}", call=f"git push {branch}")
+        return {"branch": branch, "commit": git("rev-parse", "HEAD").stdout.strip(), "changed": True}
+
+
+def _copy_seed(source: Path, files: list[Path], checkout: Path) -> None:
+    """Copy the seed's files into the clone, never writing through a symbolic link of the
+    clone (its content is GitBucket's: a link could point anywhere on this machine)."""
+    for relative in files:
+        target = checkout / relative
+        for parent in reversed(relative.parents[:-1]):
+            if (checkout / parent).is_symlink():
+                raise ServiceError(SERVICE, f"write {relative}", f"{parent} is a symbolic link in the repository")
+        if target.is_symlink():
+            target.unlink()  # replaced by the seed's file
+        elif target.is_dir():
+            raise ServiceError(SERVICE, f"write {relative}", "it is a directory in the repository")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relative, target)
 
 
 def _api_from_env() -> GitBucketAPI:

@@ -17,6 +17,8 @@ from mlops_clients.contracts import MySQLAction, MySQLEnv
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]{1,32}$")
 SERVICE = "mysql"
+CONNECT_TIMEOUT = 5  # seconds to open the connection
+IO_TIMEOUT = 60.0  # seconds one read or write may wait: the handshake, a statement, its answer
 
 
 def _check_identifier(kind: str, value: str) -> None:
@@ -25,12 +27,23 @@ def _check_identifier(kind: str, value: str) -> None:
 
 
 def connect(
-    host: str, port: int, user: str, password: str, database: str | None = None, wait_seconds: float = 120
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    database: str | None = None,
+    wait_seconds: float = 120,
+    timeout: float = IO_TIMEOUT,
 ) -> pymysql.connections.Connection:
-    """Connect, retrying while the server is still starting; a refused login fails at once."""
+    """Connect, retrying while the server is still starting; a refused login fails at once.
+
+    Every read and write on the connection waits `timeout` seconds at most (the
+    handshake included): a server that accepts and then says nothing is an error,
+    after `wait_seconds` of retries, not a hang.
+    """
 
     def starting(error: BaseException) -> bool:
-        # 2003/2013: cannot connect / lost connection: the server is not up yet.
+        # 2003/2013: cannot connect / lost connection (or no answer in time): the server is not up yet.
         return isinstance(error, pymysql.err.OperationalError) and error.args[0] in (2003, 2013)
 
     try:
@@ -47,7 +60,9 @@ def connect(
                     user=user,
                     password=password,
                     database=database,
-                    connect_timeout=5,
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=timeout,
+                    write_timeout=timeout,
                     autocommit=True,
                 )
     except pymysql.err.MySQLError as error:

@@ -8,6 +8,7 @@ credentials: their policy names their buckets only.
 from __future__ import annotations
 
 import json
+import os
 import re
 from typing import Any
 from urllib.parse import urlparse
@@ -15,6 +16,8 @@ from urllib.parse import urlparse
 import boto3
 import botocore.config
 import botocore.exceptions
+import certifi
+import urllib3
 from minio.credentials.providers import StaticProvider
 from minio.error import MinioAdminException
 from minio.minioadmin import MinioAdmin
@@ -25,8 +28,12 @@ from mlops_clients.contracts import S3Action, S3Env
 SERVICE = "s3"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _USER = re.compile(r"^[A-Za-z0-9_.@-]{3,128}$")
+CONNECT_TIMEOUT = 5  # seconds, for S3 (boto3) and MinIO's admin API alike
+READ_TIMEOUT = 30
 # Starting servers refuse connections for a while: botocore retries those too.
-_RETRIES = botocore.config.Config(retries={"max_attempts": 12, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+_RETRIES = botocore.config.Config(
+    retries={"max_attempts": 12, "mode": "standard"}, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
+)
 
 
 def check_bucket_name(name: str) -> None:
@@ -95,8 +102,20 @@ def admin_client(endpoint: str, access_key: str, secret_key: str) -> MinioAdmin:
     parsed = urlparse(endpoint)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InputError(f"S3 endpoint '{endpoint}' must be an http(s) URL")
+    # MinIO's own client waits 5 minutes to connect and 5 per read, retried 5 times: the same
+    # client (its retries and certificates) with this module's timeouts instead.
+    http_client = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=5, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
     return MinioAdmin(
-        endpoint=parsed.netloc, credentials=StaticProvider(access_key, secret_key), secure=parsed.scheme == "https"
+        endpoint=parsed.netloc,
+        credentials=StaticProvider(access_key, secret_key),
+        secure=parsed.scheme == "https",
+        http_client=http_client,
     )
 
 

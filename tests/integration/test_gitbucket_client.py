@@ -191,3 +191,80 @@ def test_seeding_with_a_wrong_password_fails_without_leaking_it(
         gitbucket.seed_repo(repo["clone_url"], "root", "not-the-Password", source)
     assert raised.value.call.startswith("git clone")
     assert "not-the-Password" not in str(raised.value)
+
+
+def tree(fake: FakeGitBucket, repo: str) -> list[str]:
+    return subprocess.run(
+        ["git", "-C", str(fake.repo_dir("root", repo)), "ls-tree", "-r", "--name-only", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
+def test_seeding_outside_git_never_pushes_what_a_gitignore_keeps_out(
+    api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
+) -> None:
+    source = tmp_path / "source"
+    (source / "data" / "processed").mkdir(parents=True)
+    (source / ".gitignore").write_text(".env\n")
+    (source / ".env").write_text("S3_SECRET=do-not-push\n")
+    (source / "job.py").write_text("print(1)\n")
+    (source / "data" / "processed" / ".gitignore").write_text("/*\n!/.gitignore\n!/*.dvc\n")
+    (source / "data" / "processed" / "features.csv").write_text("a,b\n")
+    repo = api.ensure_repo("ignoring", "")
+    gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source)
+    assert tree(fake, "ignoring") == [".gitignore", "data/processed/.gitignore", "job.py"]
+
+
+def test_seeding_from_a_git_work_tree_pushes_exactly_the_tracked_files(
+    api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
+) -> None:
+    """Untracked files stay local, ignored (.env, by the project's .gitignore: the seed's
+    own does not cover it) or not (a scratch file); a tracked file goes even where a
+    .gitignore would skip it (the plan-time hash counted it)."""
+    project = tmp_path / "project"
+    source = project / "app"
+    source.mkdir(parents=True)
+    (project / ".gitignore").write_text(".env\n")
+    (source / ".gitignore").write_text("*.local\n")
+    (source / "job.py").write_text("print(1)\n")
+    (source / "settings.local").write_text("tracked on purpose\n")
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.test"]
+    for args in (["init", "-q"], ["add", "-A"], ["add", "-f", "app/settings.local"], ["commit", "-qm", "app"]):
+        subprocess.run(["git", *identity, *args], cwd=project, check=True, capture_output=True, timeout=30)
+    (source / ".env").write_text("S3_SECRET=do-not-push\n")
+    (source / "scratch.txt").write_text("notes\n")
+    repo = api.ensure_repo("tracked", "")
+    seeded = gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source)
+    assert tree(fake, "tracked") == [".gitignore", "job.py", "settings.local"]
+    # Untracked changes are no change of the seed.
+    (source / "scratch.txt").write_text("more notes\n")
+    assert gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source) == {**seeded, "changed": False}
+
+
+def test_a_symbolic_link_in_the_repository_is_never_written_through(
+    api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
+) -> None:
+    """The clone is GitBucket's content: a link committed there must not lead the seed's
+    writes out of the clone (here onto a file of this machine)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n")
+    repo = api.ensure_repo("linked", "")
+    work = tmp_path / "work"
+    assert gitbucket.run_git(["clone", "-q", repo["clone_url"], str(work)], None, fake.user, fake.password)
+    (work / "job.py").symlink_to(victim)
+    (work / "pkg").symlink_to(tmp_path)
+    for args in (["add", "-A"], ["commit", "-qm", "Links"], ["push", "-q", "origin", "HEAD:main"]):
+        gitbucket.run_git(args, work, fake.user, fake.password)
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "job.py").write_text("print(1)\n")
+    gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source)
+    assert victim.read_text() == "untouched\n"
+    assert git_show(fake, "linked", "job.py") == "print(1)\n"  # the link replaced by the seed's file
+    (source / "pkg").mkdir()
+    (source / "pkg" / "victim.txt").write_text("overwritten\n")
+    with pytest.raises(ServiceError, match="pkg is a symbolic link in the repository"):
+        gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source)
+    assert victim.read_text() == "untouched\n"

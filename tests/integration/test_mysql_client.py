@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 
 import pymysql
@@ -70,6 +71,14 @@ def test_a_wrong_root_password_is_refused_at_once(mysql_server: MySQLServer) -> 
 def test_nothing_listening_fails_with_a_named_error_after_the_wait() -> None:
     with pytest.raises(ServiceError, match=r"connect to 127\.0\.0\.1:9 "):
         mysql.connect("127.0.0.1", 9, "root", "x", wait_seconds=2)
+
+
+def test_a_statement_the_server_does_not_answer_in_time_fails_instead_of_hanging(mysql_server: MySQLServer) -> None:
+    with mysql.connect(mysql_server.host, mysql_server.port, "root", mysql_server.root_password, timeout=1) as conn:
+        started = time.monotonic()
+        with conn.cursor() as cursor, pytest.raises(pymysql.err.OperationalError, match="timed out"):
+            cursor.execute("SELECT SLEEP(20)")
+        assert time.monotonic() - started < 5
 
 
 def test_hostile_names_never_reach_the_server(mysql_server: MySQLServer) -> None:
