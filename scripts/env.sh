@@ -1,8 +1,8 @@
 # Source this file (". scripts/env.sh") to use the toolchain built by
-# scripts/toolchain.sh: the local pulumi CLI first on PATH, a local file
+# offline/toolchain.sh: the local pulumi CLI first on PATH, a local file
 # state backend, and no prompts, update checks or plugin downloads (this
 # machine cannot reach Pulumi's servers; providers come from the plugin cache,
-# where scripts/toolchain.sh installed them).
+# where offline/toolchain.sh installed them).
 MLOPS_TOOLCHAIN_BIN="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}/toolchain/bin"
 case ":$PATH:" in
 *":$MLOPS_TOOLCHAIN_BIN:"*) ;;

@@ -33,7 +33,7 @@ else
   fi
   if docker info >/dev/null 2>&1; then
     step "local images"
-    scripts/build-images.sh
+    offline/build-images.sh
   fi
   step "groovy (the tests' Jenkinsfile stand-in)"
   if ! scripts/groovy.sh; then
@@ -42,7 +42,7 @@ else
   fi
   step "pulumi toolchain"
   if ! command -v pulumi >/dev/null 2>&1; then
-    if ! scripts/toolchain.sh; then
+    if ! offline/toolchain.sh; then
       [ "${CI:-}" = "true" ] && { echo "the Pulumi toolchain could not be built" >&2; exit 1; }
       echo "no Pulumi toolchain: e2e tests will skip" >&2
     fi

@@ -12,10 +12,10 @@ stack="${1:-dev}"
 scripts/python-env.sh
 scripts/docker-engine.sh
 if ! command -v pulumi >/dev/null 2>&1; then
-  scripts/toolchain.sh   # only on machines that cannot install Pulumi the usual way
+  offline/toolchain.sh   # only on machines that cannot install Pulumi the usual way
 fi
 if [ "$stack" = "e2e" ]; then
-  scripts/build-images.sh
+  offline/build-images.sh
 fi
 cache="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] \

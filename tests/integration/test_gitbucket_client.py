@@ -1,4 +1,4 @@
-"""The GitBucket client against a FAKE GitBucket (tests/support/fake_gitbucket.py:
+"""The GitBucket client against a FAKE GitBucket (offline/fakes/fake_gitbucket.py:
 GitBucket cannot run here), with real git over smart HTTP behind it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 
 from mlops_clients import gitbucket
 from mlops_clients.common import InputError, ServiceError
-from tests.support.fake_gitbucket import FakeGitBucket, serving
+from offline.fakes.fake_gitbucket import FakeGitBucket, serving
 
 pytestmark = pytest.mark.integration
 

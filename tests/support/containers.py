@@ -55,7 +55,7 @@ def require_image(client: docker.DockerClient, service: str) -> str:
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
-        unavailable(f"image {image} is missing; run scripts/build-images.sh")
+        unavailable(f"image {image} is missing; run offline/build-images.sh")
     return image
 
 

@@ -47,7 +47,7 @@ PASSPHRASE = "e2e-only-passphrase"  # guards the throwaway state of a test run, 
 def toolchain_missing() -> str | None:
     """Why the engine cannot run here, or None."""
     if shutil.which("pulumi") is None:
-        return "no `pulumi` on PATH (scripts/toolchain.sh builds it; source scripts/env.sh)"
+        return "no `pulumi` on PATH (offline/toolchain.sh builds it; source scripts/env.sh)"
     return None
 
 

@@ -2,8 +2,8 @@
 # Build local stand-ins for the stack's official images, which cannot be pulled
 # on machines that reach package registries only (Debian, PyPI, Go proxy).
 #
-#   scripts/build-images.sh                   # all images
-#   scripts/build-images.sh mysql airflow     # only these (the base is built if missing)
+#   offline/build-images.sh                   # all images
+#   offline/build-images.sh mysql airflow     # only these (the base is built if missing)
 #
 # Images (each honours the interface of the official image it replaces):
 #   debian   mlops-local/debian:bookworm                       debootstrap minbase
@@ -16,12 +16,13 @@
 #
 # Reruns are cheap: an image is skipped when its tag exists and carries the
 # label $HASH_LABEL equal to the hash of its build inputs (its directory under
-# images/local/, this script's version and the base image's hash).
+# offline/images/, this script's version and the base image's hash).
 set -euo pipefail
 
 SCRIPT_VERSION=1   # bump to force a rebuild of everything
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-IMAGES_DIR="$ROOT/images/local"
+OFFLINE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$OFFLINE_DIR")"
+IMAGES_DIR="$OFFLINE_DIR/images"
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 HASH_LABEL=org.mlops-local.build-hash
 ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin gitbucket-fake)
@@ -59,7 +60,8 @@ debian_mirror() {
   if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
     m="$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^https?:/) {print $i; exit}}' /etc/apt/sources.list)"
   fi
-  echo "${m:-http://deb.debian.org/debian}"
+  [ -n "$m" ] || die "no Debian bookworm mirror in this machine's apt sources (/etc/apt/sources.list{,.d}): debootstrap uses the one apt uses"
+  echo "$m"
 }
 
 # Security mirror, if the host has one (else derived from the main mirror).
@@ -120,7 +122,13 @@ dir_hash() {
   (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z \
      | xargs -0 sh -c 'for f; do printf "%s %s\n" "$f" "$(stat -c %a "$f")"; cat "$f"; done' _ \
    | sha256sum | cut -c1-16)
+  # Files of offline/ the image's context-files list brings into its build context.
+  if [ -f "$1/context-files" ]; then
+    context_files "$1" | while read -r f; do printf '%s\n' "$f"; cat "$OFFLINE_DIR/$f"; done | sha256sum | cut -c1-16
+  fi
 }
+
+context_files() { grep -vE '^\s*(#|$)' "$1/context-files"; }
 
 image_label() {
   docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null || true
@@ -243,6 +251,9 @@ build_dockerfile_image() {
   local ctx="$CACHE_DIR/build-context/$name"
   rm -rf "$ctx"; mkdir -p "$ctx"
   cp -a "$dir/." "$ctx/"
+  if [ -f "$dir/context-files" ]; then
+    context_files "$dir" | while read -r f; do cp "$OFFLINE_DIR/$f" "$ctx/"; done
+  fi
   cp "$(host_ca_bundle)" "$ctx/ca-bundle.crt"
   # Image-specific preparation on the host (e.g. Go binaries for minio).
   if [ -x "$dir/build-bin.sh" ]; then

@@ -9,7 +9,7 @@ makes a duplicate a 500, and real git over smart HTTP under /git/ served by
 git's own `git http-backend`. Failures can be injected (`fail_next`).
 
 Run as a program (`python fake_gitbucket.py`, the image
-images/local/gitbucket-fake) it also keeps its accounts where GitBucket does, in
+offline/images/gitbucket-fake) it also keeps its accounts where GitBucket does, in
 the ACCOUNT table of the database named by GITBUCKET_DB_URL/USER/PASSWORD, with
 root seeded as SHA-1("root"), and checks passwords the way GitBucket does: the
 e2e stack can then run the real stack's GitBucket wiring against it.

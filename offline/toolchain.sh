@@ -12,7 +12,7 @@
 #
 # The proxy refuses ("403 not available") pulumi's own modules for the Python
 # language host and the three providers, so those are local replacements whose
-# sources live in scripts/toolchain/ (our code, no vendored upstream code):
+# sources live in offline/toolchain/ (our code, no vendored upstream code):
 #   - random, docker: thin Terraform bridges (pulumi-terraform-bridge, served)
 #     over the upstream Terraform providers (served), with pulumi-random's /
 #     pulumi-docker's resource tokens, so their Python SDKs work unchanged.
@@ -30,8 +30,8 @@
 # default ~/.pulumi), which is where the CLI looks for the exact versions the
 # SDKs request.
 #
-# Usage: scripts/toolchain.sh            build what is missing, verify, print bin dir
-#        scripts/toolchain.sh --smoke    also run a real up/destroy smoke test
+# Usage: offline/toolchain.sh            build what is missing, verify, print bin dir
+#        offline/toolchain.sh --smoke    also run a real up/destroy smoke test
 set -euo pipefail
 
 PULUMI_VERSION=v3.274.1
@@ -62,7 +62,9 @@ export GOPATH=$CACHE/gopath GOMODCACHE=$CACHE/gopath/pkg/mod GOCACHE=$CACHE/goca
 # -mod=mod: wrapper modules have no go.sum checked in; GOSUMDB=off: the
 # checksum database is not reachable here (the proxy is the only source).
 export GOFLAGS="-mod=mod -buildvcs=false" GOSUMDB=off GONOSUMDB= GOTOOLCHAIN=local
-export GOPROXY=${GOPROXY:-https://proxy.golang.org}
+# The Go module proxy this machine's Go is configured with (`go env GOPROXY`).
+GOPROXY="$(go env GOPROXY)"
+export GOPROXY
 # Static binaries, no C compiler needed (as pulumi's own release builds).
 export CGO_ENABLED=0
 BUILD_OPTS="go build -p 2 -trimpath -ldflags=-s,-w CGO_ENABLED=$CGO_ENABLED" # part of every stamp

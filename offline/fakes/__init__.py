@@ -1,0 +1,1 @@
+"""Fakes of services that cannot run offline, shaped on their real APIs."""

@@ -1,1 +1,0 @@
-../../images/local/gitbucket-fake/fake_gitbucket.py
