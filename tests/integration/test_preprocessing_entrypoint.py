@@ -1,14 +1,20 @@
 """The pipeline entrypoint against a real git server (smart HTTP + basic auth) and a real S3 server.
 
-The entrypoint runs as a subprocess exactly as in its image (``python -m
+The entrypoint runs as a subprocess as in its image (``python -m
 de_datapreprocessing.entrypoint``, configured by environment only), with the
-seeded repository's package on PYTHONPATH and dvc from this virtualenv.
+seeded repository's package on PYTHONPATH and dvc from this virtualenv, and with
+JOB_ISOLATION=none: this machine has no user for the job (and this virtualenv's
+Python may not be executable by one). The isolation of the job from the
+credentials is tested in the real image (the last tests: the image is built from
+the seeded repo, cached by content, and run the way the DAG's DockerOperator runs it).
 Git: ``git http-backend`` behind basic auth (tests/support/git_http.py).
 S3: the session MinIO container (conftest ``s3_server``), one new bucket per test.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -24,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import docker.errors
 import pytest
 
-from tests.support.containers import S3Server, new_password
+from tests.support.containers import S3Server, docker_client, new_password, running, unavailable
 from tests.support.git_http import GitHttpServer, git_http_server
 
 pytestmark = pytest.mark.integration
@@ -168,6 +175,7 @@ def pipeline_env(remote: Remote, bucket: S3Bucket, s3: S3Server, home: Path, **o
         "AWS_ACCESS_KEY_ID": s3.root_user,
         "AWS_SECRET_ACCESS_KEY": s3.root_password,
         "AWS_DEFAULT_REGION": "us-east-1",
+        "JOB_ISOLATION": "none",  # see the module's docstring
     }
     env.update(overrides)
     return env
@@ -336,3 +344,291 @@ def test_unreachable_s3_fails_before_anything_reaches_git(
     assert "http://127.0.0.1:9" in run.stderr
     assert remote_refs(remote.bare) == refs
     assert datetime.now(UTC) - started < timedelta(minutes=3)
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline image: the job (code from the repository, at any commit) runs in the real image,
+# as the Airflow DAG starts it, and must not obtain the credentials the entrypoint holds.
+
+IMAGE_TAG = "mlops-local/de_datapreprocessing:test"
+IMAGE_HASH_LABEL = "org.mlops-local.test-build-hash"
+BASE_IMAGE = os.environ.get("MLOPS_TEST_DEBIAN_IMAGE", "mlops-local/debian:bookworm")
+
+# A job that tries every way to the entrypoint's credentials and writes what it read (base64)
+# as its "data", which the pipeline then pushes to S3 for the test to inspect.
+SNOOP_JOB = r'''
+"""Test double: a job that tries to obtain the pipeline's credentials."""
+
+import argparse
+import base64
+import ctypes
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+PTRACE_SEIZE = 0x4206  # attaches without stopping the target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--output", required=True)
+    args, _ = parser.parse_known_args()
+    records = []
+
+    def record(source, data=b"", error=None):
+        records.append({"source": source, "ok": error is None, "error": error,
+                        "data": base64.b64encode(data).decode()})
+
+    def read(path, limit=1 << 20):
+        try:
+            with open(path, "rb") as handle:
+                record(path, handle.read(limit))
+        except OSError as error:
+            record(path, error=f"{type(error).__name__}: {error.strerror}")
+
+    ppid = os.getppid()
+    identity = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
+                "pid": os.getpid(), "ppid": ppid, "cwd": os.getcwd()}
+    record("identity", json.dumps(identity).encode())
+    record("environ:self", "\n".join(f"{k}={v}" for k, v in os.environ.items()).encode())
+    pids = ["1", str(ppid)] + sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int)
+    for pid in dict.fromkeys(pids):
+        for name in ("environ", "cmdline", "status"):
+            read(f"/proc/{pid}/{name}")
+        for name in ("cwd", "fd"):
+            try:
+                names = os.listdir(f"/proc/{pid}/{name}")
+            except OSError as error:
+                record(f"/proc/{pid}/{name}/", error=f"{type(error).__name__}: {error.strerror}")
+                continue
+            record(f"/proc/{pid}/{name}/", "\n".join(names).encode())
+            if name == "cwd":
+                for entry in names:
+                    if os.path.isfile(f"/proc/{pid}/cwd/{entry}"):
+                        read(f"/proc/{pid}/cwd/{entry}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    for pid in dict.fromkeys((1, ppid)):
+        rc = libc.ptrace(ctypes.c_int(PTRACE_SEIZE), ctypes.c_int(pid), ctypes.c_void_p(0), ctypes.c_void_p(0))
+        if rc == 0:
+            record(f"ptrace:{pid}", b"attached")
+        else:
+            record(f"ptrace:{pid}", error=os.strerror(ctypes.get_errno()))
+    files = 0
+    for top in ("/tmp", "/var/tmp", "/dev/shm", "/root", "/home", "/run", "/opt", os.path.expanduser("~"), "."):
+        for root, dirs, names in os.walk(top, onerror=lambda e: record(f"walk:{e.filename}", error=e.strerror)):
+            dirs[:] = [d for d in dirs if not (root == "/opt" and d == "venv")]
+            for name in names:
+                path = os.path.join(root, name)
+                try:
+                    mode = os.lstat(path).st_mode
+                except OSError:
+                    continue
+                if stat.S_ISREG(mode) and files < 5000:
+                    files += 1
+                    read(path, 1 << 16)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+    print(f"snoop: {len(records)} records, {files} files", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+# A top-level package named like the tool the entrypoint runs with the credentials: it must
+# never be imported in place of the real dvc.
+SHADOW_DVC = """import json, os, sys
+names = ("GIT_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+sys.stderr.write("SHADOW-DVC " + json.dumps({n: os.environ.get(n, "") for n in names}).encode().hex() + "\\n")
+sys.exit(97)
+"""
+
+
+def _host_ca_bundle() -> Path:
+    for name in (os.environ.get("PIP_CERT"), os.environ.get("REQUESTS_CA_BUNDLE"), os.environ.get("SSL_CERT_FILE")):
+        if name and Path(name).is_file():
+            return Path(name)
+    return Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def _tree_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(f"{path.relative_to(root)} {path.stat().st_mode & 0o777:o}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def pipeline_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Id of the runtime image built from the seeded repo (cached by content under IMAGE_TAG).
+
+    Built like the Jenkinsfile does offline: Debian base, the host's CA bundle for pip, the
+    host network for RUN steps. MLOPS_TEST_PIPELINE_IMAGE names a prebuilt image instead.
+    """
+    client = docker_client()
+    prebuilt = os.environ.get("MLOPS_TEST_PIPELINE_IMAGE")
+    if prebuilt:
+        try:
+            return str(client.images.get(prebuilt).id)
+        except docker.errors.ImageNotFound:
+            unavailable(f"MLOPS_TEST_PIPELINE_IMAGE={prebuilt} is not an image of this engine")
+            raise
+    try:
+        base_id = client.images.get(BASE_IMAGE).id
+    except docker.errors.ImageNotFound:
+        unavailable(f"image {BASE_IMAGE} is missing; run offline/build-images.sh")
+        raise
+    context = tmp_path_factory.mktemp("image") / "context"
+    shutil.copytree(APP_REPO, context, ignore=IGNORE)
+    shutil.copyfile(_host_ca_bundle(), context / "ca-bundle.crt")
+    buildargs = {"BASE_IMAGE": BASE_IMAGE, "CA_BUNDLE": "ca-bundle.crt"}
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST"):
+        if os.environ.get(name):
+            buildargs[name] = os.environ[name]
+    wanted = hashlib.sha256(
+        f"{base_id} {json.dumps(buildargs, sort_keys=True)} {_tree_hash(context)}".encode()
+    ).hexdigest()[:16]
+    old_id = None
+    try:
+        current = client.images.get(IMAGE_TAG)
+        if current.labels.get(IMAGE_HASH_LABEL) == wanted:
+            return str(current.id)
+        old_id = current.id
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        image, _ = client.images.build(
+            path=str(context),
+            tag=IMAGE_TAG,
+            target="runtime",
+            buildargs=buildargs,
+            labels={IMAGE_HASH_LABEL: wanted, "mlops.test": "true"},
+            network_mode="host",
+            rm=True,
+            forcerm=True,
+            timeout=3600,
+        )
+    except docker.errors.BuildError as error:
+        log = "".join(str(chunk.get("stream") or chunk.get("error") or "") for chunk in error.build_log)
+        pytest.fail(f"building the pipeline image failed: {error}\n{log[-6000:]}")
+    if old_id and old_id != image.id:
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(old_id)
+    return str(image.id)
+
+
+def container_env(remote: Remote, bucket: S3Bucket, s3: S3Server, **overrides: str) -> dict[str, str]:
+    """What the DAG's DockerOperator hands the container: environment + private environment."""
+    env = {
+        "GIT_REPO_URL": remote.url,
+        "GIT_USERNAME": remote.server.username,
+        "DVC_S3_ENDPOINT_URL": s3.endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "CODE_REF": "",
+        "GIT_BRANCH": "main",
+        "DVC_REMOTE_URL": f"s3://{bucket.name}/dvcstore",
+        # private_environment
+        "GIT_PASSWORD": remote.server.password,
+        "AWS_ACCESS_KEY_ID": s3.root_user,
+        "AWS_SECRET_ACCESS_KEY": s3.root_password,
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+    env.update(overrides)
+    return env
+
+
+def run_image(image: str, env: dict[str, str]) -> Run:
+    """The image as DockerOperator runs it (its own entrypoint and user), on the host's network
+    so that the git server and S3 on 127.0.0.1 are reachable."""
+    client = docker_client()
+    with running(client, image, environment=env, network_mode="host") as container:
+        code = int(container.wait(timeout=600)["StatusCode"])
+        stdout = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+        stderr = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+    return Run(code, stdout, stderr)
+
+
+def push_change(remote: Remote, work: Path, files: dict[str, str], message: str) -> str:
+    git("clone", "--quiet", str(remote.bare), str(work), env=remote.author_env)
+    for name, text in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    git("add", "-A", cwd=work)
+    git("commit", "--quiet", "-m", message, cwd=work, env=remote.author_env)
+    git("push", "--quiet", "origin", "main", cwd=work, env=remote.author_env)
+    return git("rev-parse", "HEAD", cwd=work)
+
+
+def secrets_of(remote: Remote, s3: S3Server) -> dict[str, str]:
+    return {
+        "GIT_PASSWORD": remote.server.password,
+        "AWS_SECRET_ACCESS_KEY": s3.root_password,
+        "AWS_ACCESS_KEY_ID": s3.root_user,
+    }
+
+
+def test_in_the_image_the_job_cannot_read_the_entrypoints_credentials(
+    pipeline_image: str, remote: Remote, bucket: S3Bucket, s3_server: S3Server, tmp_path: Path
+) -> None:
+    push_change(remote, tmp_path / "dev", {"de_datapreprocessing/job.py": SNOOP_JOB}, "Job that snoops")
+    run = run_image(pipeline_image, container_env(remote, bucket, s3_server))
+    result = run.result()
+    assert_no_secret_leaked(run, remote, s3_server)
+    assert "snoop: " in run.stderr, "the snooping job did not run"
+
+    report = bucket.read(f"dvcstore/files/md5/{result['data_md5'][:2]}/{result['data_md5'][2:]}")
+    records = [json.loads(line) for line in report.decode().splitlines()]
+    by_source = {r["source"]: r for r in records}
+    leaks = sorted(
+        {
+            f"{name} via {r['source']}"
+            for r in records
+            for name, secret in secrets_of(remote, s3_server).items()
+            if secret.encode() in base64.b64decode(r["data"])
+        }
+    )
+    assert not leaks, f"the job obtained the credentials: {leaks}"
+
+    # The job really tried, and was refused for the reason the fix gives: another uid.
+    identity = json.loads(base64.b64decode(by_source["identity"]["data"]))
+    parent = str(identity["ppid"])
+    for path in ("/proc/1/environ", f"/proc/{parent}/environ"):
+        assert not by_source[path]["ok"], f"{path} was readable"
+    for pid in ("1", parent):
+        assert not by_source[f"ptrace:{pid}"]["ok"], f"the job could ptrace pid {pid}"
+    status = base64.b64decode(by_source["/proc/1/status"]["data"]).decode()
+    uid_line = re.search(r"^Uid:\s+(.*)$", status, re.MULTILINE)
+    assert uid_line, status
+    entrypoint_uids = {int(u) for u in uid_line[1].split()}
+    assert identity["uid"] != 0 and identity["euid"] != 0 and 0 not in identity["groups"]
+    assert identity["uid"] not in entrypoint_uids, (identity, entrypoint_uids)
+    cmdline = base64.b64decode(by_source["/proc/1/cmdline"]["data"])
+    assert b"de_datapreprocessing.entrypoint" in cmdline
+
+    # The credentials were used all the same: data in the bucket, branch and tag on the server.
+    refs = remote_refs(remote.bare)
+    assert refs["refs/heads/main"] == result["commit"]
+    assert f"refs/tags/{result['tag']}" in refs
+
+
+def test_in_the_image_repository_code_cannot_stand_in_for_the_tools_that_hold_credentials(
+    pipeline_image: str,
+    remote: Remote,
+    bucket: S3Bucket,
+    s3_server: S3Server,
+    expected_data: bytes,
+    tmp_path: Path,
+) -> None:
+    push_change(remote, tmp_path / "dev", {"dvc/__init__.py": SHADOW_DVC}, "A package named dvc")
+    run = run_image(pipeline_image, container_env(remote, bucket, s3_server))
+    assert "SHADOW-DVC" not in run.stderr, "the repository's dvc/ package ran where dvc holds the credentials"
+    result = run.result()
+    assert_no_secret_leaked(run, remote, s3_server)
+    # The real job, run as its own user in the image, produced the same bytes as on the host.
+    assert result["data_md5"] == hashlib.md5(expected_data, usedforsecurity=False).hexdigest()
+    assert bucket.read(f"dvcstore/files/md5/{result['data_md5'][:2]}/{result['data_md5'][2:]}") == expected_data

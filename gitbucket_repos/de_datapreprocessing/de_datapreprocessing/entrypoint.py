@@ -22,6 +22,23 @@ Configured by environment variables only (see README.md, "Environment"):
                                  "mlops-pipeline" <mlops-pipeline@localhost>
     DATA_SEED, DATA_ROWS         passed to the job (defaults in de_datapreprocessing.raw)
     WORK_DIR                     where to clone (kept); default a temporary directory (removed)
+    JOB_ISOLATION                "user" (default): the job runs as JOB_USER, which needs this
+                                 process to start as root (the image does); "none": the job
+                                 runs as this process's user and CAN read its credentials
+                                 (development only)
+    JOB_USER                     user the job runs as, default "job" (the image's, uid 10001)
+
+The job (code from the repository, at the requested commit: untrusted) never sees the
+credentials. It runs as another uid than this process, so it cannot read
+/proc/<this pid>/environ (the kernel's copy of the environment the container started with,
+credentials included, whatever os.environ says later) nor ptrace this process; without
+supplementary groups and with no_new_privs (setuid binaries do not raise it); in its own
+session; with an environment of allowed names only (PATH, LANG, LC_*, TZ, DATA_*, a few
+PYTHON*); in a copy of the checkout without .git (its working directory, the only place it
+may write besides its HOME), from which only the output file comes back, opened without
+following symlinks. git and dvc keep the credentials and run in this process's private
+directories: the clone (mode 0700), TMPDIR and dvc's site cache; dvc runs as
+``python -I -m dvc``, so a ``dvc`` package in the checkout is never imported instead.
 
 Stdout carries exactly one line, the last one: JSON
 ``{"tag", "data_md5", "commit", "code_commit", "branch", "produced_at", "dvc_remote"}``.
@@ -47,15 +64,20 @@ Which commit the data goes on (the main branch is never rewritten or force-pushe
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +95,14 @@ CREDENTIAL_HELPER = (
     '!f() { test "$1" = get || exit 0; '
     "printf 'username=%s\\n' \"$GIT_USERNAME\"; printf 'password=%s\\n' \"$GIT_PASSWORD\"; }; f"
 )
+DEFAULT_JOB_USER = "job"
+# The job's environment: these names and prefixes only (never a credential, a URL, GIT_*).
+JOB_ENV_NAMES = frozenset(
+    ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUNBUFFERED", "PYTHONWARNINGS")
+)
+JOB_ENV_PREFIXES = ("DATA_", "LC_")
+PR_SET_NO_NEW_PRIVS = 38
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class ConfigError(Exception):
@@ -116,6 +146,8 @@ class Config:
     author_name: str
     author_email: str
     work_dir: Path | None
+    job_isolation: str = "user"
+    job_user: str = DEFAULT_JOB_USER
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -147,6 +179,10 @@ class Config:
             problems.append(f"DVC_REMOTE_NAME={remote_name!r} must be letters, digits, '-' or '_'")
         if any(ord(c) < 32 for c in username + password):
             problems.append("GIT_USERNAME / GIT_PASSWORD contain control characters")
+        job_isolation = env.get("JOB_ISOLATION", "").strip() or "user"
+        if job_isolation not in ("user", "none"):
+            problems.append(f"JOB_ISOLATION={job_isolation!r} must be 'user' (default) or 'none'")
+        job_user = env.get("JOB_USER", "").strip() or DEFAULT_JOB_USER
         if problems:
             raise ConfigError("; ".join(problems))
         work_dir = env.get("WORK_DIR", "").strip()
@@ -162,7 +198,38 @@ class Config:
             author_name=env.get("GIT_AUTHOR_NAME", "").strip() or DEFAULT_AUTHOR,
             author_email=env.get("GIT_AUTHOR_EMAIL", "").strip() or DEFAULT_EMAIL,
             work_dir=Path(work_dir) if work_dir else None,
+            job_isolation=job_isolation,
+            job_user=job_user,
         )
+
+
+@dataclass(frozen=True)
+class JobUser:
+    """The unprivileged user the job runs as."""
+
+    name: str
+    uid: int
+    gid: int
+
+
+def resolve_job_user(config: Config) -> JobUser | None:
+    """The user the job runs as; None = this process's own user (JOB_ISOLATION=none)."""
+    if config.job_isolation == "none":
+        return None
+    try:
+        entry = pwd.getpwuid(int(config.job_user)) if config.job_user.isdigit() else pwd.getpwnam(config.job_user)
+    except (KeyError, OverflowError):
+        raise ConfigError(f"JOB_USER={config.job_user!r} is not a user of this system") from None
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise ConfigError(f"JOB_USER={config.job_user!r} is root or in group root: the job must run unprivileged")
+    if os.geteuid() != 0:
+        raise ConfigError(
+            f"the job must run as JOB_USER={config.job_user!r} so that it cannot read this process's credentials, "
+            "and switching to that user needs the entrypoint to start as root (the image's user: do not override "
+            "it). JOB_ISOLATION=none runs the job as this process's user instead, which hands the credentials "
+            "to the job's code: only for code you trust"
+        )
+    return JobUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
 @dataclass(frozen=True)
@@ -179,18 +246,27 @@ class Result:
         return json.dumps(self.__dict__, sort_keys=True)
 
 
-def _is_secret(name: str) -> bool:
-    """Variables the job's process does not get (it runs code from the checked-out ref)."""
-    secrets = ("GIT_PASSWORD", "GIT_USERNAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    return name in secrets or name.startswith("GIT_CONFIG_")
+def job_environment(base_env: Mapping[str, str], work: Path, home: Path) -> dict[str, str]:
+    """The job's whole environment: allowed names from ``base_env``, its own HOME and TMPDIR."""
+    env = {k: v for k, v in base_env.items() if k in JOB_ENV_NAMES or k.startswith(JOB_ENV_PREFIXES)}
+    env.update(HOME=str(home), TMPDIR=str(home), PYTHONPATH=str(work), PYTHONDONTWRITEBYTECODE="1", LC_ALL="C")
+    return env
 
 
 class Runner:
-    """Runs git / dvc / the job with a prepared environment; output goes to stderr."""
+    """Runs git / dvc (which hold the credentials) with a prepared environment; output goes to stderr."""
 
-    def __init__(self, config: Config, base_env: Mapping[str, str]) -> None:
+    def __init__(self, config: Config, base_env: Mapping[str, str], private_dir: Path | None = None) -> None:
         self.config = config
+        self.base_env = dict(base_env)
+        self.secrets = [
+            s for s in (config.password, base_env.get("AWS_SECRET_ACCESS_KEY"), base_env.get("AWS_SESSION_TOKEN")) if s
+        ]
         env = {k: v for k, v in base_env.items() if k not in ("GIT_ASKPASS", "SSH_ASKPASS", "GIT_DIR")}
+        if private_dir is not None:
+            # Temporary files and dvc's site cache (default /var/tmp/dvc, writable by anyone)
+            # in a directory of this process only.
+            env.update(TMPDIR=str(private_dir), DVC_SITE_CACHE_DIR=str(private_dir / "dvc-site-cache"))
         env.update(
             GIT_TERMINAL_PROMPT="0",
             GIT_USERNAME=config.username,
@@ -213,9 +289,14 @@ class Runner:
         self.env = env
 
     def _scrub(self, text: str) -> str:
-        if self.config.password:
-            text = text.replace(self.config.password, "***")
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
         return text
+
+    def _echo(self, output: str, step: str, failed: bool) -> None:
+        if output and (failed or step in ("job", "dvc push")):
+            for line in output.splitlines()[-40:]:
+                print(f"    {line}", file=sys.stderr)
 
     def run(
         self,
@@ -224,16 +305,11 @@ class Runner:
         step: str,
         *,
         check: bool = True,
-        env: Mapping[str, str] | None = None,
-        with_secrets: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        full_env = {**self.env, **(env or {})}
-        if not with_secrets:
-            full_env = {k: v for k, v in full_env.items() if not _is_secret(k)}
         proc = subprocess.run(
             list(args),
             cwd=cwd,
-            env=full_env,
+            env=self.env,
             capture_output=True,
             text=True,
             errors="replace",
@@ -241,9 +317,7 @@ class Runner:
             check=False,
         )
         output = self._scrub((proc.stdout or "") + (proc.stderr or "")).rstrip()
-        if output and (proc.returncode != 0 or step in ("job", "dvc push")):
-            for line in output.splitlines()[-40:]:
-                print(f"    {line}", file=sys.stderr)
+        self._echo(output, step, proc.returncode != 0)
         if check and proc.returncode != 0:
             raise PipelineError(step, self._explain(step, output, proc.returncode))
         return proc
@@ -252,7 +326,43 @@ class Runner:
         return self.run(["git", *args], cwd, step, check=check).stdout.strip()
 
     def dvc(self, *args: str, cwd: Path, step: str) -> str:
-        return self.run([sys.executable, "-m", "dvc", *args], cwd, step).stdout.strip()
+        # -I: neither the working directory (the checkout) nor PYTHON* variables shape sys.path,
+        # so no file of the repository is imported by a process that holds the credentials.
+        return self.run([sys.executable, "-I", "-m", "dvc", *args], cwd, step).stdout.strip()
+
+    def job(self, args: Sequence[str], sandbox: JobSandbox, user: JobUser | None) -> None:
+        """Run the job in ``sandbox`` as ``user``; the credentials are out of its reach."""
+        env = job_environment(self.base_env, sandbox.work, sandbox.home)
+        with tempfile.TemporaryFile() as output:
+            try:
+                proc = subprocess.Popen(
+                    list(args),
+                    cwd=sandbox.work,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    user=user.uid if user else None,
+                    group=user.gid if user else None,
+                    extra_groups=[] if user else None,
+                    preexec_fn=_no_new_privileges() if user else None,
+                )
+            except (OSError, subprocess.SubprocessError) as error:
+                who = f" as user {user.name!r}" if user else ""
+                raise PipelineError("job", f"could not start the job{who}: {error}") from error
+            try:
+                code = proc.wait()
+            finally:
+                # Whatever the job left running in its session goes with it (a process that
+                # left the session lives on, as the job's user: it reaches no credential).
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+            output.seek(0)
+            text = self._scrub(output.read().decode("utf-8", "replace")).rstrip()
+        self._echo(text, "job", code != 0)
+        if code != 0:
+            raise PipelineError("job", self._explain("job", text, code))
 
     def _explain(self, step: str, output: str, code: int) -> str:
         lines = [line.strip() for line in output.splitlines() if line.strip()]
@@ -289,6 +399,108 @@ class Runner:
                 f"(S3 unreachable, bucket missing or credentials refused?): {last}"
             )
         return last
+
+
+def _no_new_privileges() -> Callable[[], None]:
+    """A preexec function (it runs in the child after the switch to the job's user): set
+    no_new_privs, so setuid binaries cannot give the job back any privilege."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def apply() -> None:
+        zero = ctypes.c_ulong(0)
+        if prctl(ctypes.c_int(PR_SET_NO_NEW_PRIVS), ctypes.c_ulong(1), zero, zero, zero) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+    return apply
+
+
+@dataclass(frozen=True)
+class JobSandbox:
+    """Where the job runs: ``work`` (a copy of the checkout without .git, its working
+    directory) and ``home`` (its HOME and TMPDIR), both the job's own, inside a directory
+    of this process that the job may traverse but not change."""
+
+    root: Path
+    work: Path
+    home: Path
+
+    @classmethod
+    def create(cls, repo: Path, user: JobUser | None) -> JobSandbox:
+        root = Path(tempfile.mkdtemp(prefix="de-preprocessing-job-"))
+        try:
+            root.chmod(0o711)
+            work, home = root / "work", root / "home"
+            # symlinks=True: links are copied as links, never followed by this process.
+            shutil.copytree(repo, work, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+            home.mkdir(mode=0o700)
+            work.chmod(0o700)
+            if user is not None:
+                for top in (work, home):
+                    os.chown(top, user.uid, user.gid)
+                    for parent, dirs, files in os.walk(top):
+                        for name in dirs + files:
+                            os.chown(os.path.join(parent, name), user.uid, user.gid, follow_symlinks=False)
+        except OSError as error:
+            shutil.rmtree(root, ignore_errors=True)
+            raise PipelineError("job", f"could not prepare the job's directory: {error}") from error
+        return cls(root, work, home)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _open_parent(root: Path, relative: str, *, create: bool) -> tuple[int, str]:
+    """(descriptor of the directory that holds ``relative`` under ``root``, file name), where
+    no component is followed if it is a symlink; missing directories are made if ``create``."""
+    parts = Path(relative).parts
+    if not parts or Path(relative).is_absolute() or ".." in parts:
+        raise ValueError(f"{relative!r} is not a relative path inside the directory")
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        for part in parts[:-1]:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=fd)
+            inner = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, parts[-1]
+
+
+def copy_job_output(work: Path, repo: Path, relative: str) -> None:
+    """Copy the job's output file from its sandbox into the clone: a regular file with one
+    link, reached and written without following symlinks on either side."""
+    try:
+        source_dir, name = _open_parent(work, relative, create=False)
+        try:
+            source_fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=source_dir)
+        finally:
+            os.close(source_dir)
+    except FileNotFoundError:
+        raise PipelineError("job", f"the job did not write {relative}") from None
+    except OSError as error:
+        raise PipelineError("job", f"the job's {relative} is not a regular file ({error.strerror})") from None
+    with os.fdopen(source_fd, "rb") as source:
+        info = os.fstat(source.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise PipelineError("job", f"the job's {relative} is not a regular file with a single link")
+        try:
+            target_dir, name = _open_parent(repo, relative, create=True)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=target_dir)
+                target_fd = os.open(
+                    name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=target_dir
+                )
+            finally:
+                os.close(target_dir)
+        except OSError as error:
+            raise PipelineError("job", f"cannot write {relative} in the clone ({error.strerror})") from None
+        with os.fdopen(target_fd, "wb") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
 
 
 def code_commit_of(runner: Runner, repo: Path, commit: str) -> str:
@@ -344,11 +556,14 @@ def dvc_file_md5(path: Path) -> str:
     return match.group(1)
 
 
-def run_pipeline(config: Config, env: Mapping[str, str], work_dir: Path) -> Result:
-    runner = Runner(config, env)
+def run_pipeline(
+    config: Config, env: Mapping[str, str], work_dir: Path, job_user: JobUser | None, private_dir: Path | None = None
+) -> Result:
+    runner = Runner(config, env, private_dir)
     repo = work_dir / "repo"
     if repo.exists():
         raise PipelineError("setup", f"{repo} already exists; WORK_DIR must not hold an earlier clone")
+    repo.mkdir(mode=0o700)  # the clone (and later the data) is this process's only
 
     log(f"cloning {config.repo_url}")
     runner.git("clone", "--quiet", "--no-checkout", "--", config.repo_url, str(repo), cwd=work_dir, step="git clone")
@@ -400,19 +615,16 @@ def run_pipeline(config: Config, env: Mapping[str, str], work_dir: Path) -> Resu
 
     if not (repo / "de_datapreprocessing" / "job.py").is_file():
         raise PipelineError("job", f"code commit {code} has no de_datapreprocessing/job.py")
-    log(f"running the job of {code[:12]}")
-    python_path = os.pathsep.join(p for p in (str(repo), env.get("PYTHONPATH", "")) if p)
-    runner.run(
-        [sys.executable, "-m", "de_datapreprocessing.job", "--output", DATA_PATH],
-        repo,
-        "job",
-        env={"PYTHONPATH": python_path},
-        with_secrets=False,
-    )
-    produced_at = datetime.now(UTC).replace(microsecond=0)
+    who = f"user {job_user.name!r} (uid {job_user.uid})" if job_user else "this process's user (JOB_ISOLATION=none)"
+    log(f"running the job of {code[:12]} as {who}")
+    sandbox = JobSandbox.create(repo, job_user)
+    try:
+        runner.job([sys.executable, "-m", "de_datapreprocessing.job", "--output", DATA_PATH], sandbox, job_user)
+        produced_at = datetime.now(UTC).replace(microsecond=0)
+        copy_job_output(sandbox.work, repo, DATA_PATH)
+    finally:
+        sandbox.remove()
     data_file = repo / DATA_PATH
-    if not data_file.is_file():
-        raise PipelineError("job", f"the job did not write {DATA_PATH}")
 
     if not (repo / ".dvc").is_dir():
         log("no .dvc/ in the repository: dvc init")
@@ -495,17 +707,22 @@ def main(env: Mapping[str, str] | None = None) -> int:
     env = dict(os.environ if env is None else env)
     try:
         config = Config.from_env(env)
+        job_user = resolve_job_user(config)
     except ConfigError as error:
         log(f"ERROR configuration: {error}")
         return 2
+    if job_user is None:
+        log("WARNING JOB_ISOLATION=none: the job runs as this process's user and can read its credentials")
     work_dir = config.work_dir or Path(tempfile.mkdtemp(prefix="de-preprocessing-"))
     work_dir.mkdir(parents=True, exist_ok=True)
+    private_dir = Path(tempfile.mkdtemp(prefix="de-preprocessing-private-"))
     try:
-        result = run_pipeline(config, env, work_dir)
+        result = run_pipeline(config, env, work_dir, job_user, private_dir)
     except PipelineError as error:
         log(f"ERROR [{error.step}] {error.message}")
         return 1
     finally:
+        shutil.rmtree(private_dir, ignore_errors=True)
         if config.work_dir is None:
             shutil.rmtree(work_dir, ignore_errors=True)
     sys.stderr.flush()
