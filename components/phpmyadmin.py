@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
@@ -17,7 +17,10 @@ from components import mysql
 from components.base import Published, local_image, service_container
 from components.config import StackConfig
 from components.mysql import MySQL
-from components.spec import ServiceConfig, ServiceSpec
+from components.spec import ServiceConfig, ServiceSpec, needed
+
+if TYPE_CHECKING:
+    from components.platform import Platform
 
 ALIAS = "phpmyadmin"
 INTERNAL_PORT = 80
@@ -66,3 +69,11 @@ class PhpMyAdmin(pulumi.ComponentResource):
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {"phpmyadminUrl": self.host_url}
+
+
+def deploy(stack: StackConfig, platform: Platform, opts: pulumi.ResourceOptions) -> PhpMyAdmin:
+    """Built from the core platform when `phpmyadmin.enabled` (components/platform.py `LEAVES`)."""
+    server = needed(platform.mysql, "phpmyadmin", "mysql")
+    return PhpMyAdmin(
+        "phpmyadmin", PhpMyAdminArgs(stack, stack.services[SPEC.name], platform.network.name, server), opts
+    )

@@ -1,16 +1,18 @@
 """The platform as an explicit object graph: which services run and what each is given.
 
-A service registers here with one line in `SERVICES` (its declaration, for
-config validation) and is built in `deploy` from typed args: an optional
-service is `X | None`, and whatever a service needs from another comes
-through its args.
+The core services, which others need, are built in `deploy` from typed args:
+an optional service is `X | None`, and whatever a service needs from another
+comes through its args. A service nothing else needs (a leaf, e.g. phpMyAdmin)
+registers with one line in `LEAVES`: its declaration and its `deploy`, which
+takes the typed core platform.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import pulumi
 import pulumi_docker as docker
@@ -23,9 +25,23 @@ from components.jenkins import Jenkins, JenkinsArgs
 from components.minio import Minio, MinioArgs, S3ServiceUser
 from components.mysql import MySQL, MySQLArgs
 from components.network import StackNetwork, StackNetworkArgs
-from components.phpmyadmin import PhpMyAdmin, PhpMyAdminArgs
 from components.registry import ExternalRegistry, ImageRegistry, Registry, RegistryArgs
-from components.spec import ServiceSpec
+from components.spec import ServiceSpec, needed
+
+
+class Exports(Protocol):
+    def outputs(self) -> Mapping[str, pulumi.Input[Any]]: ...
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A service nothing else needs: its declaration and how it is built from the core platform."""
+
+    spec: ServiceSpec
+    deploy: Callable[[StackConfig, Platform, pulumi.ResourceOptions], Exports]
+
+
+LEAVES: tuple[Leaf, ...] = (Leaf(phpmyadmin.SPEC, phpmyadmin.deploy),)
 
 SERVICES: tuple[ServiceSpec, ...] = (
     mysql.SPEC,
@@ -34,21 +50,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     gitbucket.SPEC,
     jenkins.SPEC,
     airflow.SPEC,
-    phpmyadmin.SPEC,
+    *(leaf.spec for leaf in LEAVES),
 )
-
-T = TypeVar("T")
-
-
-class Exports(Protocol):
-    def outputs(self) -> Mapping[str, pulumi.Input[Any]]: ...
-
-
-def needed(service: T | None, by: str, what: str) -> T:
-    """A dependency config validation guarantees (components/spec.py `needs`)."""
-    if service is None:
-        raise AssertionError(f"{by} needs {what}, which config validation should have required")
-    return service
 
 
 @dataclass(frozen=True)
@@ -153,17 +156,7 @@ def deploy(stack: StackConfig) -> Platform:
             opts,
         )
 
-    leaves: list[Exports] = []
-    if stack.enabled("phpmyadmin"):
-        leaves.append(
-            PhpMyAdmin(
-                "phpmyadmin",
-                PhpMyAdminArgs(*args_of("phpmyadmin"), mysql=needed(db_server, "phpmyadmin", "mysql")),
-                opts,
-            )
-        )
-
-    return Platform(
+    core = Platform(
         network=network,
         mysql=db_server,
         minio=object_store,
@@ -174,5 +167,6 @@ def deploy(stack: StackConfig) -> Platform:
         dags_repo=dags_repo,
         jenkins=ci,
         airflow=scheduler,
-        leaves=tuple(leaves),
     )
+    leaves = tuple(leaf.deploy(stack, core, opts) for leaf in LEAVES if stack.enabled(leaf.spec.name))
+    return dataclasses.replace(core, leaves=leaves)

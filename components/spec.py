@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,10 @@ class ServiceConfig:
     @property
     def port(self) -> int:
         return self.ports["port"]
+
+
+def needed(service: T | None, by: str, what: str) -> T:
+    """A dependency config validation guarantees (a spec's `needs`)."""
+    if service is None:
+        raise AssertionError(f"{by} needs {what}, which config validation should have required")
+    return service

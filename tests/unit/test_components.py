@@ -1,0 +1,164 @@
+"""Each component built alone from its typed args, under Pulumi's mocks: what it registers
+and what it exports, without the rest of the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+import pytest
+
+from components import config
+from components.airflow import Airflow, AirflowArgs
+from components.config import StackConfig
+from components.gitbucket import GitBucket, GitBucketArgs
+from components.jenkins import Jenkins, JenkinsArgs
+from components.minio import Minio, MinioArgs
+from components.mysql import MySQL, MySQLArgs
+from components.network import StackNetwork, StackNetworkArgs
+from components.phpmyadmin import PhpMyAdmin, PhpMyAdminArgs
+from components.platform import SERVICES
+from components.registry import ExternalRegistry, Registry, RegistryArgs
+from tests.unit.conftest import BASE_CONFIG, Evaluation, evaluate, is_secret, mocked, plain, run
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "mlops-test-net"
+
+
+def stack_config(**raw: Any) -> StackConfig:
+    return config.load("mlops-stack", "unit", {**BASE_CONFIG, **raw}, SERVICES, frozenset())
+
+
+def build_alone(build: Callable[[StackConfig], Mapping[str, pulumi.Input[Any]]], **raw: Any) -> Evaluation:
+    evaluation = Evaluation()
+    mocked(evaluation, "unit")
+    stack = stack_config(**raw)
+    run(evaluation, lambda: build(stack))
+    return evaluation
+
+
+def containers(evaluation: Evaluation) -> dict[str, dict[str, Any]]:
+    return {c.name: c.inputs for c in evaluation.of_type(CONTAINER)}
+
+
+def test_the_network_alone() -> None:
+    evaluation = build_alone(lambda s: {"name": StackNetwork("net", StackNetworkArgs(s)).name})
+    [bridge] = evaluation.of_type("docker:index/network:Network")
+    assert bridge.inputs["name"] == evaluation.outputs["name"] == "mlops-stack-unit-net"
+
+
+def test_mysql_alone() -> None:
+    evaluation = build_alone(lambda s: MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK)).outputs())
+    assert set(containers(evaluation)) == {"db-server"}
+    assert evaluation.outputs["mysqlHost"] == "127.0.0.1:3306"
+    assert is_secret(evaluation.outputs["mysqlRootPassword"])
+    assert {r.name for r in evaluation.resources.values()} >= {"db", "db-data", "db-image", "db-server"}
+
+
+def test_minio_alone_with_a_scoped_user() -> None:
+    def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
+        server = Minio("s3", MinioArgs(s, s.services["minio"], NETWORK))
+        server.service_user("dvc", ["de-datapreprocessing"])
+        return server.outputs()
+
+    evaluation = build_alone(build)
+    assert evaluation.outputs["minioBuckets"] == ["de-datapreprocessing", "mlflow"]
+    user = evaluation.named("s3-user-dvc-ensure")
+    assert plain(user.inputs["environment"])["S3_USER_BUCKETS"] == "de-datapreprocessing"
+    assert evaluation.depends_on(user, evaluation.named("s3-buckets"))
+
+
+def test_minio_refuses_a_user_for_a_bucket_it_does_not_make() -> None:
+    def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
+        Minio("s3", MinioArgs(s, s.services["minio"], NETWORK)).service_user("x", ["nope"])
+        return {}
+
+    with pytest.raises(Exception, match="buckets the stack does not create"):
+        build_alone(build)
+
+
+def test_the_local_registry_alone() -> None:
+    evaluation = build_alone(lambda s: Registry("reg", RegistryArgs(s, s.services["registry"], NETWORK)).outputs())
+    assert evaluation.outputs["registryUser"] == "mlops-pipeline" and is_secret(evaluation.outputs["registryPassword"])
+    assert containers(evaluation)["reg-server"]["readOnly"] is True
+
+
+def test_gitbucket_alone_on_its_database() -> None:
+    def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
+        server = MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK))
+        git = GitBucket("git", GitBucketArgs(s, s.services["gitbucket"], NETWORK, server, server.database("git")))
+        git.repository("dags", "dags", "DAGs")
+        return git.outputs()
+
+    evaluation = build_alone(build)
+    env = dict(e.split("=", 1) for e in plain(containers(evaluation)["git-server"]["envs"]))
+    assert env["GITBUCKET_DB_URL"].startswith("jdbc:mysql://mysql:3306/git?") and env["GITBUCKET_DB_USER"] == "git"
+    assert evaluation.depends_on(evaluation.named("git-repo-dags-ensure"), evaluation.named("git-root-password-set"))
+    assert evaluation.outputs["gitbucketUrl"] == "http://127.0.0.1:8080"
+
+
+def test_jenkins_alone_with_an_external_registry() -> None:
+    def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
+        server = MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK))
+        git = GitBucket("git", GitBucketArgs(s, s.services["gitbucket"], NETWORK, server, server.database("git")))
+        repo = git.repository("app", "gitbucket_repos/de_datapreprocessing", "app")
+        registry = ExternalRegistry(
+            push_prefix="reg.example.com/team", server="reg.example.com", username=None, password=None
+        )
+        return Jenkins("ci", JenkinsArgs(s, s.services["jenkins"], NETWORK, git, repo, registry)).outputs()
+
+    evaluation = build_alone(build)
+    env = dict(e.split("=", 1) for e in plain(containers(evaluation)["ci-server"]["envs"]))
+    assert env["REGISTRY_PUSH_PREFIX"] == "reg.example.com/team" and env["REGISTRY_AUTH"] == "false"
+    assert evaluation.outputs["jenkinsPipelineUrl"] == "http://127.0.0.1:8090/job/de_datapreprocessing_pipeline/"
+
+
+def test_airflow_alone_has_no_wiring() -> None:
+    def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
+        server = MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK))
+        return Airflow("af", AirflowArgs(s, s.services["airflow"], NETWORK, server, server.database("af"))).outputs()
+
+    evaluation = build_alone(build)
+    processes = containers(evaluation)
+    assert set(processes) == {
+        "db-server",
+        "af-init",
+        "af-api-server",
+        "af-scheduler",
+        "af-dag-processor",
+        "af-triggerer",
+    }
+    env = dict(e.split("=", 1) for e in plain(processes["af-scheduler"]["envs"]))
+    assert not [key for key in env if key.startswith("AIRFLOW_CONN_")]
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("mysql+mysqldb://af:")
+
+
+def test_phpmyadmin_alone_holds_no_password() -> None:
+    def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
+        server = MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK))
+        return PhpMyAdmin("pma", PhpMyAdminArgs(s, s.services["phpmyadmin"], NETWORK, server)).outputs()
+
+    evaluation = build_alone(build, phpmyadmin={"enabled": True})
+    ui = containers(evaluation)["pma-server"]
+    assert sorted(ui["envs"]) == ["PMA_HOST=mysql", "PMA_PORT=3306"]
+    assert ui["ports"] == [{"internal": 80, "external": 8081, "ip": "127.0.0.1"}]
+    assert evaluation.outputs == {"phpmyadminUrl": "http://127.0.0.1:8081"}
+
+
+def test_phpmyadmin_in_the_platform_is_one_leaf_on_mysql() -> None:
+    evaluation = evaluate({**BASE_CONFIG, "phpmyadmin": {"enabled": True}})
+    ui = evaluation.named("phpmyadmin-server")
+    assert evaluation.outputs["phpmyadminUrl"] == "http://127.0.0.1:8081"
+    assert not any("mock-secret" in str(plain(value)) for value in ui.inputs.values())
+    with pytest.raises(config.ConfigError, match="phpmyadmin is enabled but needs mysql"):
+        evaluate(
+            {
+                **BASE_CONFIG,
+                "phpmyadmin": {"enabled": True},
+                "mysql": {"enabled": False},
+                "airflow": {"enabled": False},
+                "gitbucket": {"enabled": False},
+                "jenkins": {"enabled": False},
+            }
+        )
