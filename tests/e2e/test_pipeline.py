@@ -11,6 +11,7 @@ network), all documented in the Jenkinsfile.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from pulumi import automation as auto
 from mlops_clients import gitbucket, s3
 from tests.support.containers import wait_until
 from tests.support.jenkins_standin import run_jenkinsfile
+from tests.support.snoop_job import SNOOP_JOB
 
 pytestmark = pytest.mark.e2e
 DAG = "de_preprocessing"
@@ -58,6 +60,28 @@ def jenkins_build(out: dict[str, object], scratch: Path) -> str:
     return commit
 
 
+def run_dag(airflow: AirflowAPI, conf: dict[str, str]) -> dict[str, str]:
+    """Trigger the DAG with `conf` as params, wait for it, and return its data version."""
+    run = airflow.call("POST", f"/dags/{DAG}/dagRuns", json={"logical_date": None, "conf": conf})
+    assert run.status_code == 200, run.text
+    run_id = run.json()["dag_run_id"]
+
+    def finished() -> str | None:
+        state = str(airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}").json()["state"])
+        return state if state in ("success", "failed") else None
+
+    state = wait_until(finished, timeout=900, what="the DAG run", interval=5, tolerate=())
+    if state != "success":
+        logs = airflow.call(
+            "GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/preprocess/logs/1", params={"full_content": True}
+        )
+        pytest.fail(f"DAG run {run_id} {state}:\n{logs.text[-4000:]}")
+    xcom = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/data_version/xcomEntries/return_value")
+    assert xcom.status_code == 200, xcom.text
+    version = xcom.json()["value"]
+    return dict(json.loads(version) if isinstance(version, str) else version)
+
+
 class AirflowAPI:
     def __init__(self, url: str, user: str, password: str) -> None:
         self.url = url
@@ -90,27 +114,7 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
         tolerate=(),
     )
     assert airflow.call("PATCH", f"/dags/{DAG}", json={"is_paused": False}).status_code == 200
-    run = airflow.call("POST", f"/dags/{DAG}/dagRuns", json={"logical_date": None, "conf": {}})
-    assert run.status_code == 200, run.text
-    run_id = run.json()["dag_run_id"]
-
-    def finished() -> str | None:
-        state = str(airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}").json()["state"])
-        return state if state in ("success", "failed") else None
-
-    state = wait_until(finished, timeout=900, what="the DAG run", interval=5, tolerate=())
-    if state != "success":
-        logs = airflow.call(
-            "GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/preprocess/logs/1", params={"full_content": True}
-        )
-        pytest.fail(f"DAG run {run_id} {state}:\n{logs.text[-4000:]}")
-
-    xcom = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/data_version/xcomEntries/return_value")
-    assert xcom.status_code == 200, xcom.text
-    version = xcom.json()["value"]
-    if isinstance(version, str):
-        version = json.loads(version)
-    tag = version["tag"]
+    tag = run_dag(airflow, {})["tag"]
     assert tag.startswith("CV_") and "_DV_" in tag
 
     # The tag is in the code repo, and the data is in the DVC bucket.
@@ -120,3 +124,35 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
     dvc = s3.s3_client(str(out["minioS3Url"]), str(out["dvcAccessKey"]), str(out["dvcSecretKey"]))
     objects = dvc.list_objects_v2(Bucket="de-datapreprocessing", Prefix="dvcstore/").get("Contents", [])
     assert objects, "no DVC object in the bucket"
+
+
+def test_a_job_cannot_read_the_credentials_of_the_pipeline_that_runs_it(stack: auto.Stack, tmp_path: Path) -> None:
+    """A commit whose job tries every way to the entrypoint's credentials, run by the DAG on the
+    stack: what it obtained is its output data, read back from S3 and searched for every secret."""
+    out = {k: v.value for k, v in stack.outputs().items()}
+    user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
+    work = tmp_path / "snoop"
+    assert gitbucket.run_git(["clone", str(out["appRepoCloneUrl"]), str(work)], None, user, password).returncode == 0
+    (work / "de_datapreprocessing" / "job.py").write_text(SNOOP_JOB)
+    author = ["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
+    for args in (["checkout", "-b", "e2e-snoop"], ["add", "-A"], [*author, "commit", "-m", "Job that snoops"]):
+        assert gitbucket.run_git(args, work, user, password).returncode == 0, args
+    assert gitbucket.run_git(["push", "origin", "e2e-snoop"], work, user, password).returncode == 0
+    commit = gitbucket.run_git(["rev-parse", "HEAD"], work, user, password).stdout.strip()
+
+    airflow = AirflowAPI(str(out["airflowUrl"]), str(out["airflowAdminUser"]), str(out["airflowAdminPassword"]))
+    version = run_dag(airflow, {"code_ref": commit, "git_branch": "e2e-snoop"})
+    dvc = s3.s3_client(str(out["minioS3Url"]), str(out["dvcAccessKey"]), str(out["dvcSecretKey"]))
+    md5 = version["data_md5"]
+    report = dvc.get_object(Bucket="de-datapreprocessing", Key=f"dvcstore/files/md5/{md5[:2]}/{md5[2:]}")["Body"]
+    records = [json.loads(line) for line in report.read().decode().splitlines()]
+    secrets = {name: str(out[name]) for name in ("gitbucketRootPassword", "dvcSecretKey", "registryPassword")}
+    leaks = sorted(
+        f"{name} via {r['source']}"
+        for r in records
+        for name, secret in secrets.items()
+        if secret.encode() in base64.b64decode(r["data"])
+    )
+    assert not leaks, f"the job obtained the credentials: {leaks}"
+    by_source = {r["source"]: r for r in records}
+    assert by_source["/proc/1/environ"]["ok"] is False, "the job could read the entrypoint's environment"
