@@ -12,7 +12,6 @@ import pulumi_docker as docker
 
 from components import mysql
 from components.base import (
-    UNPRIVILEGED,
     Mount,
     Published,
     data_volume,
@@ -255,7 +254,7 @@ class Airflow(pulumi.ComponentResource):
             attach=True,  # `up` waits for the migration and fails if it fails
             logs=False,
             labels=labels(stack, service.name),
-            **hardening_args(UNPRIVILEGED),
+            **hardening_args(drop_capabilities=True),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
         )
 
@@ -287,7 +286,7 @@ class Airflow(pulumi.ComponentResource):
                 host_mounts=host_mounts,
                 group_adds=group_adds,
                 uploads=uploads,
-                hardening=UNPRIVILEGED,
+                drop_capabilities=True,  # runs as the airflow user from the start
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[init, *waits_for]),
             )
 

@@ -35,33 +35,19 @@ class Published:
     external: int
 
 
-@dataclass(frozen=True)
-class Hardening:
-    """CIS Docker Benchmark items a container tolerates (README, "Security").
-
-    Every container gets `no-new-privileges` (setuid binaries cannot raise
-    privileges; entrypoints that drop to a user with setuid() still work).
-    `drop_capabilities`: the process needs no Linux capability at all.
-    `read_only`: the root filesystem is read-only; `tmpfs` lists what it must write.
-    """
-
-    drop_capabilities: bool = False
-    read_only: bool = False
-    tmpfs: tuple[str, ...] = ()
-
-
-# A service that runs as non-root from its first instruction and writes only to its volumes.
-UNPRIVILEGED = Hardening(drop_capabilities=True)
 NO_NEW_PRIVILEGES = "no-new-privileges:true"
 
 
-def hardening_args(hardening: Hardening) -> dict[str, Any]:
-    """The Container arguments that apply `hardening`."""
+def hardening_args(drop_capabilities: bool) -> dict[str, Any]:
+    """CIS Docker Benchmark items a container tolerates (README, "Security").
+
+    Every container gets `no-new-privileges` (setuid binaries cannot raise
+    privileges; entrypoints that drop to a user with setuid() still work);
+    `drop_capabilities` for a process that needs no Linux capability at all.
+    """
     return {
         "security_opts": [NO_NEW_PRIVILEGES],
-        "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]) if hardening.drop_capabilities else None,
-        "read_only": hardening.read_only or None,
-        "tmpfs": {path: "rw,noexec,nosuid,size=64m" for path in hardening.tmpfs} or None,
+        "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]) if drop_capabilities else None,
     }
 
 
@@ -182,7 +168,7 @@ def service_container(
     user: str | None = None,
     group_adds: Sequence[str] | None = None,
     uploads: Sequence[docker.ContainerUploadArgs] | None = None,
-    hardening: Hardening = Hardening(),
+    drop_capabilities: bool = False,
     opts: pulumi.ResourceOptions,
 ) -> docker.Container:
     """A long-running service container: healthy before `up` goes on, restarted on failure."""
@@ -217,7 +203,7 @@ def service_container(
         wait=True,
         wait_timeout=wait_timeout,
         labels=labels(stack, service.name),
-        **hardening_args(hardening),
+        **hardening_args(drop_capabilities),
         # A fixed host port cannot be held by old and new container at once.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
     )

@@ -9,7 +9,6 @@ from typing import Any
 import pulumi
 
 from components.base import (
-    UNPRIVILEGED,
     Mount,
     Published,
     client_command,
@@ -93,7 +92,7 @@ class Minio(pulumi.ComponentResource):
                 Published(CONSOLE_PORT, service.ports["consolePort"]),
             ],
             health=[f"curl -fsS http://localhost:{S3_PORT}/minio/health/live"],
-            hardening=UNPRIVILEGED,  # root in its container, but needs no capability: it owns /data
+            drop_capabilities=True,  # root in its container, but needs no capability: it owns /data
             opts=pulumi.ResourceOptions(parent=self),
         )
         self._resource_name, self.stack_config = name, stack

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_docker as docker
 
-from components.base import Hardening, Mount, Published, data_volume, local_image, secret_password, service_container
+from components.base import Mount, Published, data_volume, local_image, secret_password, service_container
 from components.config import (
     EXTERNAL_REGISTRY_KEY,
     EXTERNAL_REGISTRY_PASSWORD_KEY,
@@ -155,8 +155,8 @@ class Registry(pulumi.ComponentResource):
             mounts=[Mount(volume.name, "/var/lib/registry")],
             published=[Published(INTERNAL_PORT, service.port)],
             health=[f"wget -qO- http://localhost:{DEBUG_PORT}/debug/health >/dev/null"],
-            # Writes nothing but its volume (and uploads' scratch in /tmp).
-            hardening=Hardening(drop_capabilities=True, read_only=True, tmpfs=("/tmp",)),  # noqa: S108
+            # Not read-only: Docker copies the htpasswd upload into the root filesystem before start.
+            drop_capabilities=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs(

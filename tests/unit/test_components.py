@@ -81,7 +81,7 @@ def test_minio_refuses_a_user_for_a_bucket_it_does_not_make() -> None:
 def test_the_local_registry_alone() -> None:
     evaluation = build_alone(lambda s: Registry("reg", RegistryArgs(s, s.services["registry"], NETWORK)).outputs())
     assert evaluation.outputs["registryUser"] == "mlops-pipeline" and is_secret(evaluation.outputs["registryPassword"])
-    assert containers(evaluation)["reg-server"]["readOnly"] is True
+    assert containers(evaluation)["reg-server"]["capabilities"] == {"drops": ["ALL"]}
 
 
 def test_gitbucket_alone_on_its_database() -> None:
