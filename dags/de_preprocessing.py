@@ -128,7 +128,8 @@ class PreprocessingOperator(DockerOperator):
             repository, tag = reference, "latest"
         how = (
             "Jenkins builds and pushes it on every push to main of the de_datapreprocessing repo; on a "
-            "stack without Jenkins, build and push it as that repo's Jenkinsfile does (README, 'The data loop')"
+            "stack without Jenkins, build and push it as that repo's Jenkinsfile does: "
+            "scripts/push_images.py <stack> in the mlops-stack checkout (README, 'The data loop')"
         )
         if self.force_pull or not self.cli.images(name=reference):
             try:
