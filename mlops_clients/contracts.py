@@ -39,6 +39,8 @@ class GitBucketAction(StrEnum):
     ENSURE_REPO = "ensure-repo"
     ENSURE_WEBHOOK = "ensure-webhook"
     SET_ROOT_PASSWORD = "set-root-password"  # noqa: S105 (an action name)
+    ENSURE_ACCOUNT = "ensure-account"  # a plain (non-admin) account with a password
+    ENSURE_COLLABORATOR = "ensure-collaborator"  # that account may write to a repository
 
 
 MYSQL = Client("mysql", frozenset(MySQLAction))
@@ -69,9 +71,11 @@ class S3Env(StrEnum):
 
 class GitBucketEnv(StrEnum):
     URL = "GITBUCKET_URL"
-    USER = "GITBUCKET_USER"
+    USER = "GITBUCKET_USER"  # who calls the API: root, in every set-up step
     PASSWORD = "GITBUCKET_PASSWORD"  # noqa: S105
     ROOT_PASSWORD = "GITBUCKET_ROOT_PASSWORD"  # noqa: S105
+    ACCOUNT_USER = "GITBUCKET_ACCOUNT_USER"  # the account ensured / made a collaborator
+    ACCOUNT_PASSWORD = "GITBUCKET_ACCOUNT_PASSWORD"  # noqa: S105
     REPO_NAME = "REPO_NAME"
     REPO_DESCRIPTION = "REPO_DESCRIPTION"
     REPO_OWNER = "REPO_OWNER"
@@ -82,6 +86,13 @@ class GitBucketEnv(StrEnum):
 
 
 _REPO_NAME = re.compile(r"[a-zA-Z0-9\-+_.]{1,100}", re.ASCII)  # GitBucket's CreateARepository.isValid
+# GitBucket's user form (SystemSettingsController newUserForm: maxlength(100), identifier,
+# reservedNames); its admin API checks nothing, so the client does.
+_USER_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,100}", re.ASCII)
+_RESERVED_NAMES = frozenset(
+    {"git", "admin", "upload", "api", "assets", "plugin-assets", "signin", "signout", "register"}
+    | {"activities.atom", "sidebar-collapse", "groups", "new"}
+)
 
 
 def check_repo_name(name: str) -> None:
@@ -90,4 +101,13 @@ def check_repo_name(name: str) -> None:
         raise ValueError(
             f"'{name}' is not a repository name GitBucket accepts "
             "(1-100 of a-z A-Z 0-9 - + _ . , not starting with _ or -)"
+        )
+
+
+def check_user_name(name: str) -> None:
+    """Refuse an account name GitBucket's own user form would refuse."""
+    if not _USER_NAME.fullmatch(name) or name[0] in "_-" or name.lower() in _RESERVED_NAMES:
+        raise ValueError(
+            f"'{name}' is not an account name GitBucket accepts "
+            "(1-100 of a-z A-Z 0-9 - _ . , not starting with _ or -, not a reserved name)"
         )

@@ -1,10 +1,13 @@
-"""GitBucket: the root password, repositories, their seeded content and push webhooks.
+"""GitBucket: the root password, the automation account, repositories, their seeded
+content, collaborators and push webhooks.
 
 GitBucket has no API to change a password, so the hash is written where
 GitBucket keeps it, in its own database (ACCOUNT.PASSWORD), in the PBKDF2
-format GitBucket itself writes (StringUtil.pbkdf2_sha256). Repositories and
-webhooks go through its REST API v3 (Basic auth: tokens cannot be made by API),
-content through git over smart HTTP. Everything is look-up-then-create.
+format GitBucket itself writes (StringUtil.pbkdf2_sha256): root's at first, an
+existing account's when its password is rotated. Accounts are created, and
+repositories, collaborators and webhooks managed, through its REST API v3 as
+root (Basic auth: tokens cannot be made by API), content through git over smart
+HTTP. Everything is look-up-then-create.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +64,7 @@ def password_matches(password: str, stored: str) -> bool:
 
 def set_account_password(conn: pymysql.connections.Connection, user: str, password: str) -> dict[str, Any]:
     """Set a GitBucket account's password unless it already is that password."""
-    if not 8 <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise InputError(f"the GitBucket password must be 8 to {MAX_PASSWORD_LENGTH} characters long")
+    check_password(password)
     with conn.cursor() as cursor:
         try:
             found = cursor.execute("SELECT PASSWORD FROM ACCOUNT WHERE USER_NAME = %s", (user,))
@@ -84,6 +87,20 @@ def set_account_password(conn: pymysql.connections.Connection, user: str, passwo
 
 
 HOOK_EVENTS = ("push",)
+# The permissions GitBucket's collaborator API takes (api/AddACollaborator.scala) and the
+# roles it stores and answers with (ADMIN, DEVELOPER, GUEST); GitHub's names too.
+COLLABORATOR_PERMISSIONS = ("admin", "push", "pull")
+_PERMISSION_OF_ROLE = {
+    "ADMIN": "admin",
+    "DEVELOPER": "push",
+    "GUEST": "pull",
+    "admin": "admin",
+    "maintain": "admin",
+    "write": "push",
+    "push": "push",
+    "read": "pull",
+    "pull": "pull",
+}
 
 
 def check_repo_name(name: str) -> None:
@@ -91,6 +108,18 @@ def check_repo_name(name: str) -> None:
         contracts.check_repo_name(name)
     except ValueError as error:
         raise InputError(str(error)) from error
+
+
+def check_user_name(name: str) -> None:
+    try:
+        contracts.check_user_name(name)
+    except ValueError as error:
+        raise InputError(str(error)) from error
+
+
+def check_password(password: str) -> None:
+    if not 8 <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InputError(f"the GitBucket password must be 8 to {MAX_PASSWORD_LENGTH} characters long")
 
 
 class GitBucketAPI:
@@ -110,6 +139,62 @@ class GitBucketAPI:
         if response.status_code not in expect:
             raise ServiceError(SERVICE, f"{method} {path}", f"HTTP {response.status_code}: {response.text[:300]}")
         return response
+
+    def get_user(self, login: str) -> dict[str, Any] | None:
+        """The account (GitBucket's ApiUser), or None."""
+        response = self._call("GET", f"/users/{login}", (200, 404))
+        return None if response.status_code == 404 else dict(response.json())
+
+    def whoami(self) -> dict[str, Any]:
+        """The account these credentials log in as."""
+        return dict(self._call("GET", "/user", (200,)).json())
+
+    def create_user(
+        self, login: str, password: str, email: str, *, admin: bool = False, full_name: str | None = None
+    ) -> dict[str, Any]:
+        """POST /api/v3/admin/users (admins only; GitBucket's ApiUserControllerBase). Not idempotent:
+        an existing login or mail address is a database key violation, answered with a 500."""
+        body = {"login": login, "password": password, "email": email, "fullName": full_name or login, "isAdmin": admin}
+        try:
+            answer = dict(self._call("POST", "/admin/users", (200,), json=body).json())
+        except ServiceError as error:
+            if not error.answer.startswith("HTTP 500"):
+                raise
+            hint = f" (a suspended account '{login}', or another account with the mail address {email}?)"
+            raise ServiceError(SERVICE, error.call, error.answer + hint) from error
+        if answer.get("login") != login:
+            raise ServiceError(SERVICE, "POST /admin/users", f"answered {str(answer)[:300]}")
+        return answer
+
+    def collaborator_permission(self, owner: str, repo: str, user: str) -> str | None:
+        """`user`'s permission on the repository ("admin", "push" or "pull"), None if not a collaborator."""
+        call = f"/repos/{owner}/{repo}/collaborators/{user}/permission"
+        response = self._call("GET", call, (200, 404))
+        if response.status_code == 404:
+            return None
+        role = response.json().get("permission")
+        if role not in _PERMISSION_OF_ROLE:
+            raise ServiceError(SERVICE, f"GET {call}", f"unknown permission {role!r}")
+        return _PERMISSION_OF_ROLE[role]
+
+    def ensure_collaborator(self, owner: str, repo: str, user: str, permission: str = "push") -> dict[str, Any]:
+        """Make `user` a collaborator with exactly `permission`. GitBucket's PUT inserts a row
+        (a second one is a key violation), so a collaborator with another permission is
+        removed first, then added again."""
+        if permission not in COLLABORATOR_PERMISSIONS:
+            raise InputError(f"'{permission}' is not a collaborator permission ({', '.join(COLLABORATOR_PERMISSIONS)})")
+        result = {"repo": f"{owner}/{repo}", "user": user, "permission": permission}
+        current = self.collaborator_permission(owner, repo, user)
+        if current == permission:
+            return {**result, "changed": False}
+        path = f"/repos/{owner}/{repo}/collaborators/{user}"
+        if current is not None:
+            self._call("DELETE", path, (204,))
+        self._call("PUT", path, (204,), json={"permission": permission})
+        after = self.collaborator_permission(owner, repo, user)
+        if after != permission:
+            raise ServiceError(SERVICE, f"PUT {path}", f"the permission is {after!r} afterwards, not {permission!r}")
+        return {**result, "changed": True}
 
     def get_repo(self, owner: str, name: str) -> dict[str, Any] | None:
         response = self._call("GET", f"/repos/{owner}/{name}", (200, 404))
@@ -145,6 +230,53 @@ class GitBucketAPI:
                 return {"hook": hook["id"], "changed": True}
         created = self._call("POST", f"/repos/{owner}/{repo}/hooks", (200, 201), json=body).json()
         return {"hook": created["id"], "changed": True}
+
+
+def _check_plain_account(answer: dict[str, Any], user: str, call: str) -> None:
+    """The account is `user`, a user (not a group) and no site admin."""
+    if answer.get("login") != user:
+        raise ServiceError(SERVICE, call, f"answered the account {answer.get('login')!r}, not '{user}'")
+    if answer.get("type") != "User":
+        raise ServiceError(SERVICE, call, f"'{user}' is a {answer.get('type')}, not a user account")
+    if answer.get("site_admin") is not False:
+        raise ServiceError(
+            SERVICE,
+            call,
+            f"account '{user}' is a site admin: the automation account must not be one (remove its "
+            "administrator right in GitBucket's System administration > User management)",
+        )
+
+
+def ensure_account(
+    api: GitBucketAPI,
+    user: str,
+    password: str,
+    *,
+    write_password: Callable[[str, str], dict[str, Any]],
+    email: str | None = None,
+) -> dict[str, Any]:
+    """A plain account (no site admin) `user` that logs in with `password`.
+
+    Created by `api` (an admin) if it does not exist; if it does, its password is set
+    with `write_password(user, password)` (GitBucket has no API for it: the stack writes
+    the hash in GitBucket's database, `set_account_password`), which changes nothing
+    when it is already that password. An existing account of that name that is a site
+    admin or a group is refused, never used. Last, the account logs in with the
+    password, as Jenkins and Airflow will.
+    """
+    check_user_name(user)
+    check_password(password)
+    existing = api.get_user(user)
+    if existing is None:
+        created = api.create_user(user, password, email or f"{user}@localhost")
+        _check_plain_account(created, user, "POST /admin/users")
+        result = {"user": user, "created": True, "password_changed": False}
+    else:
+        _check_plain_account(existing, user, f"GET /users/{user}")
+        changed = bool(write_password(user, password)["changed"])
+        result = {"user": user, "created": False, "password_changed": changed}
+    _check_plain_account(GitBucketAPI(api.base_url, user, password).whoami(), user, "GET /user")
+    return result
 
 
 # Credentials reach git through its credential protocol, read from the environment
@@ -302,16 +434,40 @@ def _ensure_webhook_from_env() -> dict[str, Any]:
     )
 
 
-def _set_root_password_from_env() -> dict[str, Any]:
-    conn = mysql.connect(
+def _database_from_env() -> pymysql.connections.Connection:
+    """GitBucket's database, as its own MySQL user."""
+    return mysql.connect(
         env(MySQLEnv.HOST, "127.0.0.1"),
         int(env(MySQLEnv.PORT, "3306")),
         env(MySQLEnv.DB_USER),
         env(MySQLEnv.DB_PASSWORD),
         database=env(MySQLEnv.DB_NAME),
     )
-    with conn:
-        return set_account_password(conn, "root", env(GitBucketEnv.ROOT_PASSWORD))
+
+
+def _write_password_from_env(user: str, password: str) -> dict[str, Any]:
+    with _database_from_env() as conn:
+        return set_account_password(conn, user, password)
+
+
+def _set_root_password_from_env() -> dict[str, Any]:
+    return _write_password_from_env("root", env(GitBucketEnv.ROOT_PASSWORD))
+
+
+def _ensure_account_from_env() -> dict[str, Any]:
+    return ensure_account(
+        _api_from_env(),
+        env(GitBucketEnv.ACCOUNT_USER),
+        env(GitBucketEnv.ACCOUNT_PASSWORD),
+        write_password=_write_password_from_env,
+    )
+
+
+def _ensure_collaborator_from_env() -> dict[str, Any]:
+    api = _api_from_env()
+    return api.ensure_collaborator(
+        env(GitBucketEnv.REPO_OWNER, api.user), env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.ACCOUNT_USER)
+    )
 
 
 if __name__ == "__main__":
@@ -320,5 +476,7 @@ if __name__ == "__main__":
             GitBucketAction.SET_ROOT_PASSWORD: _set_root_password_from_env,
             GitBucketAction.ENSURE_REPO: _ensure_repo_from_env,
             GitBucketAction.ENSURE_WEBHOOK: _ensure_webhook_from_env,
+            GitBucketAction.ENSURE_ACCOUNT: _ensure_account_from_env,
+            GitBucketAction.ENSURE_COLLABORATOR: _ensure_collaborator_from_env,
         }
     )

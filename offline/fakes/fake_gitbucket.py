@@ -8,11 +8,36 @@ an invalid body: 404), webhooks with the unique (owner, repo, URL) key that
 makes a duplicate a 500, and real git over smart HTTP under /git/ served by
 git's own `git http-backend`. Failures can be injected (`fail_next`).
 
+Accounts and permissions as GitBucket 4.46.1 has them (file:line of its source):
+- site admins and plain users; `POST /api/v3/admin/users` creates one, admins only
+  (controller/api/ApiUserControllerBase.scala:68, body api/CreateAUser.scala: login,
+  password, email required), answering the ApiUser (api/ApiUser.scala:7); an existing
+  login or mail address is a key violation (ACCOUNT's primary key and IDX_ACCOUNT_1,
+  update/gitbucket-core_4.0.xml:22-23): 500. `GET /api/v3/users/:name`, `GET /api/v3/user`.
+- collaborators (ApiRepositoryCollaboratorControllerBase.scala): `PUT .../collaborators/:user`
+  for the repo's owner or an admin (ownerOnly, :58), body {"permission": "admin"|"push"|"pull"}
+  stored as role ADMIN|DEVELOPER|GUEST (api/AddACollaborator.scala:3-8; another value: no
+  body, 404), answering 204; it inserts a row, so adding one twice is a key violation (500,
+  RepositoryService.scala:598), as is an unknown user (IDX_COLLABORATOR_FK1);
+  `GET .../collaborators/:user/permission` answers {"permission": <role>, "user": ...} or 404
+  (:41); `DELETE` answers 204 (:72).
+- who may do what (util/Authenticator.scala, RepositoryService.scala:655-718): an admin
+  everything; a repository's owner or an ADMIN collaborator its settings (collaborators);
+  owner, ADMIN or DEVELOPER write (push, webhooks); any collaborator reads (every repository
+  here is private). A route refused answers 401 {"message": "Requires authentication"}
+  (ControllerBase.scala:162-167), a repository that does not exist 404.
+- git over HTTP (servlet/GitAuthenticationFilter.scala:95-146): a missing repository 404; a
+  push needs write, a fetch read, else 401 with a Basic challenge.
+Not modelled: groups, anonymous access (the fake wants credentials on every API call but
+`GET /api/v3`), suspended accounts, tokens.
+
 Run as a program (`python fake_gitbucket.py`, the image
-offline/images/gitbucket-fake) it also keeps its accounts where GitBucket does, in
-the ACCOUNT table of the database named by GITBUCKET_DB_URL/USER/PASSWORD, with
-root seeded as SHA-1("root"), and checks passwords the way GitBucket does: the
-e2e stack can then run the real stack's GitBucket wiring against it.
+offline/images/gitbucket-fake) it keeps accounts and collaborators where GitBucket does,
+in the ACCOUNT and COLLABORATOR tables of the database named by
+GITBUCKET_DB_URL/USER/PASSWORD, with root seeded as SHA-1("root"), and checks passwords
+the way GitBucket does: the e2e stack can then run the real stack's GitBucket wiring
+against it. Run as a module in the tests, accounts and collaborators are in memory
+(`MemoryAccounts`) unless a `DatabaseAccounts` is given.
 """
 
 from __future__ import annotations
@@ -29,6 +54,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any, Protocol
@@ -37,6 +63,12 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 _REPO_NAME = re.compile(r"^[a-zA-Z0-9\-+_.]+$")
 _EVENTS = {"push", "pull_request", "create", "delete", "issues", "issue_comment", "gollum", "fork"}
 Response = tuple[str, list[tuple[str, str]], bytes]
+# AddACollaborator.scala: the API's permission names and the roles GitBucket stores.
+ROLES = {"admin": "ADMIN", "push": "DEVELOPER", "pull": "GUEST"}
+WRITE_ROLES = frozenset({"ADMIN", "DEVELOPER"})
+_NOT_FOUND = ("404 Not Found", {"message": "Not Found"})
+_REFUSED = ("401 Unauthorized", {"message": "Requires authentication"})
+_SERVER_ERROR = ("500 Internal Server Error", {"message": "Internal Server Error"})
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -48,8 +80,86 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class Conflict(Exception):
+    """A database key violation: GitBucket lets it become a 500."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    email: str
+    admin: bool = False
+    full_name: str = ""
+    created: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+
+    def api_json(self, base_url: str) -> dict[str, Any]:
+        """ApiUser (api/ApiUser.scala), with its dummy id."""
+        return {
+            "login": self.name,
+            "email": self.email,
+            "type": "User",
+            "site_admin": self.admin,
+            "created_at": self.created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "id": 0,
+            "url": f"{base_url}/api/v3/users/{self.name}",
+            "html_url": f"{base_url}/{self.name}",
+            "avatar_url": f"{base_url}/{self.name}/_avatar",
+        }
+
+
 class Accounts(Protocol):
-    def check(self, user: str, password: str) -> bool: ...
+    """Where the fake keeps accounts and collaborators (GitBucket: ACCOUNT, COLLABORATOR)."""
+
+    def authenticate(self, user: str, password: str) -> Account | None: ...
+    def get(self, user: str) -> Account | None: ...
+    def create(self, account: Account, password: str) -> None: ...
+    def collaborators(self, owner: str, repo: str) -> dict[str, str]: ...
+    def add_collaborator(self, owner: str, repo: str, user: str, role: str) -> None: ...
+    def remove_collaborator(self, owner: str, repo: str, user: str) -> None: ...
+
+
+class MemoryAccounts:
+    """Accounts in memory, for the tests: root (a site admin) with the given password."""
+
+    def __init__(self, root_user: str, root_password: str) -> None:
+        self._accounts: dict[str, tuple[Account, str]] = {
+            root_user: (Account(root_user, f"{root_user}@localhost", admin=True, full_name=root_user), root_password)
+        }
+        self._collaborators: dict[tuple[str, str], dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, user: str, password: str) -> Account | None:
+        with self._lock:
+            found = self._accounts.get(user)
+        if found is None or not hmac.compare_digest(found[1].encode(), password.encode()):
+            return None
+        return found[0]
+
+    def get(self, user: str) -> Account | None:
+        with self._lock:
+            found = self._accounts.get(user)
+        return None if found is None else found[0]
+
+    def create(self, account: Account, password: str) -> None:
+        with self._lock:
+            if account.name in self._accounts or any(a.email == account.email for a, _ in self._accounts.values()):
+                raise Conflict(f"duplicate account {account.name} or mail address {account.email}")
+            self._accounts[account.name] = (account, password)
+
+    def collaborators(self, owner: str, repo: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._collaborators.get((owner, repo), {}))
+
+    def add_collaborator(self, owner: str, repo: str, user: str, role: str) -> None:
+        with self._lock:
+            rows = self._collaborators.setdefault((owner, repo), {})
+            if user in rows or user not in self._accounts:
+                raise Conflict(f"collaborator {user} of {owner}/{repo}: duplicate or unknown account")
+            rows[user] = role
+
+    def remove_collaborator(self, owner: str, repo: str, user: str) -> None:
+        with self._lock:
+            self._collaborators.get((owner, repo), {}).pop(user, None)
 
 
 @dataclass
@@ -57,12 +167,21 @@ class FakeGitBucket:
     root: Path
     user: str = "root"
     password: str = "fake-root-password"
-    accounts: Accounts | None = None  # None: only user/password above
+    accounts: Accounts | None = None  # None: MemoryAccounts with root = user/password above
     base_url: str = ""
     hooks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     _failures: list[tuple[int, str | None]] = field(default_factory=list)
     _next_hook_id: int = 1
+
+    def __post_init__(self) -> None:
+        if self.accounts is None:
+            self.accounts = MemoryAccounts(self.user, self.password)
+
+    @property
+    def store(self) -> Accounts:
+        assert self.accounts is not None  # set in __post_init__
+        return self.accounts
 
     def fail_next(self, count: int, status: int = 500, method: str | None = None) -> None:
         """Answer the next `count` requests (of `method`, if given) with `status`."""
@@ -85,23 +204,40 @@ class FakeGitBucket:
             return _json(f"{code} Injected", {"message": "injected failure"})
         if path == "/api/v3":
             return _json("200 OK", {"rate_limit_url": f"{self.base_url}/api/v3/rate_limit"})
-        if not self._authorized(environ):
-            if path.startswith("/git/"):
-                return "401 Unauthorized", [("WWW-Authenticate", 'Basic realm="GitBucket"')], b""
-            return _json("401 Unauthorized", {"message": "Bad credentials"})
+        account = self._login(environ)
         if path.startswith("/git/"):
-            return self._git(environ, path[len("/git") :])
+            return self._git(environ, path[len("/git") :], account)
+        if account is None:
+            return _json("401 Unauthorized", {"message": "Bad credentials"})
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        return self._api(method, path, body)
+        try:
+            return self._api(method, path, body, account)
+        except Conflict:
+            return _json(*_SERVER_ERROR)
 
-    def _authorized(self, environ: dict[str, Any]) -> bool:
+    def _login(self, environ: dict[str, Any]) -> Account | None:
+        """The account of a Basic header whose password is right, else None."""
         header = environ.get("HTTP_AUTHORIZATION", "")
         if not header.startswith("Basic "):
-            return False
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        if self.accounts is not None:
-            return user == self.user and self.accounts.check(user, password)
-        return (user, password) == (self.user, self.password)
+            return None
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return None
+        return self.store.authenticate(user, password)
+
+    # RepositoryService.isReadable / isWritable / hasOwnerRole (groups not modelled).
+    def _role(self, owner: str, repo: str, account: Account) -> str | None:
+        return self.store.collaborators(owner, repo).get(account.name)
+
+    def _readable(self, owner: str, repo: str, account: Account) -> bool:
+        return account.admin or account.name == owner or self._role(owner, repo, account) is not None
+
+    def _writable(self, owner: str, repo: str, account: Account) -> bool:
+        return account.admin or account.name == owner or self._role(owner, repo, account) in WRITE_ROLES
+
+    def _manages(self, owner: str, repo: str, account: Account) -> bool:
+        return account.admin or account.name == owner or self._role(owner, repo, account) == "ADMIN"
 
     def _repo_json(self, owner: str, name: str) -> dict[str, Any]:
         return {
@@ -115,17 +251,26 @@ class FakeGitBucket:
             "html_url": f"{self.base_url}/{owner}/{name}",
         }
 
-    def _api(self, method: str, path: str, raw: bytes) -> Response:
+    def _api(self, method: str, path: str, raw: bytes, account: Account) -> Response:
         parts = path.removeprefix("/api/v3").strip("/").split("/")
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
-            return _json("404 Not Found", {"message": "Not Found"})
+            return _json(*_NOT_FOUND)
+        if not isinstance(body, dict):
+            return _json(*_NOT_FOUND)
+        if parts == ["admin", "users"] and method == "POST":
+            return self._create_user(body, account)
+        if parts == ["user"] and method == "GET":
+            return _json("200 OK", account.api_json(self.base_url))
+        if len(parts) == 2 and parts[0] == "users" and method == "GET":
+            found = self.store.get(parts[1])
+            return _json("200 OK", found.api_json(self.base_url)) if found else _json(*_NOT_FOUND)
         if method == "POST" and parts == ["user", "repos"]:
             name = body.get("name", "")
             if not isinstance(name, str) or not _REPO_NAME.match(name) or len(name) > 100 or name[0] in "_-":
-                return _json("404 Not Found", {"message": "Not Found"})
-            if self.repo_dir(self.user, name).exists():
+                return _json(*_NOT_FOUND)
+            if self.repo_dir(account.name, name).exists():
                 return _json(
                     "200 OK",
                     {
@@ -133,23 +278,77 @@ class FakeGitBucket:
                         "documentation_url": "https://developer.github.com/v3/repos/#create",
                     },
                 )
-            target = self.repo_dir(self.user, name)
+            target = self.repo_dir(account.name, name)
             target.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(target)], check=True)
             subprocess.run(["git", "-C", str(target), "config", "http.receivepack", "true"], check=True)
-            return _json("200 OK", self._repo_json(self.user, name))
-        if len(parts) == 3 and parts[0] == "repos" and method == "GET":
-            owner, name = parts[1], parts[2]
-            if not self.repo_dir(owner, name).exists():
-                return _json("404 Not Found", {"message": "Not Found"})
+            return _json("200 OK", self._repo_json(account.name, name))
+        if len(parts) < 3 or parts[0] != "repos":
+            return _json(*_NOT_FOUND)
+        owner, name, rest = parts[1], parts[2], parts[3:]
+        if not self.repo_dir(owner, name).exists():
+            return _json(*_NOT_FOUND)
+        if not rest and method == "GET":
+            if not self._readable(owner, name, account):
+                return _json(*_REFUSED)
             return _json("200 OK", self._repo_json(owner, name))
-        if len(parts) >= 4 and parts[0] == "repos" and parts[3] == "hooks":
-            return self._hooks(method, f"{parts[1]}/{parts[2]}", parts[4:], body)
-        return _json("404 Not Found", {"message": "Not Found"})
+        if rest and rest[0] == "hooks":
+            allowed = self._readable if method == "GET" else self._writable
+            if not allowed(owner, name, account):
+                return _json(*_REFUSED)
+            return self._hooks(method, f"{owner}/{name}", rest[1:], body)
+        if rest and rest[0] == "collaborators":
+            return self._collaborators(method, owner, name, rest[1:], body, account)
+        return _json(*_NOT_FOUND)
+
+    def _create_user(self, body: dict[str, Any], account: Account) -> Response:
+        """POST /api/v3/admin/users (ApiUserControllerBase.scala:68): admins only, no check of
+        the login (the web form's checks are not applied), a duplicate is a key violation."""
+        if not account.admin:
+            return _json(*_REFUSED)
+        login, password, email = body.get("login"), body.get("password"), body.get("email")
+        optional = {"fullName": str, "isAdmin": bool, "description": str, "url": str}
+        if not all(isinstance(v, str) for v in (login, password, email)) or any(
+            body.get(k) is not None and not isinstance(body[k], kind) for k, kind in optional.items()
+        ):
+            return _json(*_NOT_FOUND)  # CreateAUser not extracted: the route yields nothing
+        assert isinstance(login, str) and isinstance(password, str) and isinstance(email, str)
+        created = Account(login, email, admin=bool(body.get("isAdmin", False)), full_name=body.get("fullName") or login)
+        self.store.create(created, password)
+        return _json("200 OK", created.api_json(self.base_url))
+
+    def _collaborators(
+        self, method: str, owner: str, repo: str, rest: list[str], body: dict[str, Any], account: Account
+    ) -> Response:
+        if method == "GET":
+            if not self._readable(owner, repo, account):
+                return _json(*_REFUSED)
+            rows = self.store.collaborators(owner, repo)
+            if not rest:
+                users = [self.store.get(name) for name in sorted(rows)]
+                return _json("200 OK", [u.api_json(self.base_url) for u in users if u is not None])
+            user = self.store.get(rest[0])
+            if user is None or rest[0] not in rows:
+                return _json(*_NOT_FOUND)
+            if len(rest) == 1:
+                return "204 No Content", [], b""
+            if rest[1:] == ["permission"]:
+                return _json("200 OK", {"permission": rows[rest[0]], "user": user.api_json(self.base_url)})
+            return _json(*_NOT_FOUND)
+        if method in ("PUT", "DELETE") and len(rest) == 1:
+            if not self._manages(owner, repo, account):
+                return _json(*_REFUSED)
+            if method == "DELETE":
+                self.store.remove_collaborator(owner, repo, rest[0])
+                return "204 No Content", [], b""
+            role = ROLES.get(str(body.get("permission")))
+            if role is None:
+                return _json(*_NOT_FOUND)  # AddACollaborator's match fails: not extracted
+            self.store.add_collaborator(owner, repo, rest[0], role)  # a duplicate: Conflict, 500
+            return "204 No Content", [], b""
+        return _json(*_NOT_FOUND)
 
     def _hooks(self, method: str, repo: str, rest: list[str], body: dict[str, Any]) -> Response:
-        if not self.repo_dir(*repo.split("/")).exists():
-            return _json("404 Not Found", {"message": "Not Found"})
         hooks = self.hooks.setdefault(repo, [])
         if method == "GET" and not rest:
             return _json("200 OK", hooks)
@@ -183,7 +382,19 @@ class FakeGitBucket:
                     return _json("200 OK", hook)
         return _json("404 Not Found", {"message": "Not Found"})
 
-    def _git(self, environ: dict[str, Any], path_info: str) -> Response:
+    def _git(self, environ: dict[str, Any], path_info: str, account: Account | None) -> Response:
+        """GitAuthenticationFilter.defaultRepository: 404 for a missing repository; a push
+        needs write, a fetch read (every repository here is private); else a challenge."""
+        parts = path_info.strip("/").split("/")
+        if len(parts) < 2:
+            return "404 Not Found", [], b""
+        owner, repo = parts[0], re.sub(r"(\.wiki)?\.git$", "", parts[1])
+        if not self.repo_dir(owner, repo).exists():
+            return "404 Not Found", [], b""
+        updating = path_info.endswith("/git-receive-pack") or environ.get("QUERY_STRING") == "service=git-receive-pack"
+        allowed = self._writable if updating else self._readable
+        if account is None or not allowed(owner, repo, account):
+            return "401 Unauthorized", [("WWW-Authenticate", 'BASIC realm="GitBucket"')], b""
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         cgi_env = {
@@ -194,7 +405,7 @@ class FakeGitBucket:
             "REQUEST_METHOD": environ["REQUEST_METHOD"],
             "CONTENT_TYPE": environ.get("CONTENT_TYPE", ""),
             "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": self.user,
+            "REMOTE_USER": account.name,
             "REMOTE_ADDR": "127.0.0.1",
             "HTTP_CONTENT_ENCODING": environ.get("HTTP_CONTENT_ENCODING", ""),
             "GIT_PROTOCOL": environ.get("HTTP_GIT_PROTOCOL", ""),
@@ -231,45 +442,152 @@ def serving(root: Path, **kwargs: Any) -> Iterator[FakeGitBucket]:
         server.server_close()
 
 
+# Columns added since the fake's first ACCOUNT table (USER_NAME, PASSWORD): a database of
+# an earlier e2e run gets them, root its row's values.
+_ACCOUNT_COLUMNS = {
+    "MAIL_ADDRESS": "VARCHAR(100) NULL",
+    "ADMINISTRATOR": "BOOLEAN NOT NULL DEFAULT FALSE",
+    "FULL_NAME": "VARCHAR(100) NOT NULL DEFAULT ''",
+    "REGISTERED_DATE": "DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP",
+}
+
+
 class DatabaseAccounts:
-    """GitBucket's ACCOUNT table on MySQL, with its password check (AccountService)."""
+    """GitBucket's ACCOUNT and COLLABORATOR tables on MySQL (the columns the fake uses, with
+    GitBucket's keys: update/gitbucket-core_4.0.xml), and its password check
+    (AccountService.defaultAuthentication: PBKDF2, or a legacy SHA-1 hex)."""
 
     def __init__(self, jdbc_url: str, user: str, password: str) -> None:
-        import pymysql  # only the containerised fake needs it
+        import pymysql  # only the containerised fake and its integration tests need it
 
+        self._integrity_error = pymysql.err.IntegrityError
         match = re.match(r"^jdbc:mysql://([^:/]+)(?::(\d+))?/([A-Za-z0-9_]+)", jdbc_url)
         if not match:
             raise ValueError(f"GITBUCKET_DB_URL {jdbc_url!r} is not a jdbc:mysql:// URL")
         host, port, database = match.group(1), int(match.group(2) or 3306), match.group(3)
+
+        def connect() -> Any:
+            return pymysql.connect(
+                host=host, port=port, user=user, password=password, database=database, autocommit=True
+            )
+
+        self._connect = connect
         for _ in range(120):
             try:
-                self.conn = pymysql.connect(
-                    host=host, port=port, user=user, password=password, database=database, autocommit=True
-                )
+                self.conn = connect()
                 break
             except pymysql.err.OperationalError:
                 time.sleep(1)
         else:
             raise RuntimeError(f"cannot reach the database {host}:{port}/{database}")
+        self.lock = threading.Lock()
         with self.conn.cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS ACCOUNT (USER_NAME VARCHAR(100) PRIMARY KEY, "
                 "PASSWORD VARCHAR(200) NOT NULL)"
             )
-            cursor.execute("INSERT IGNORE INTO ACCOUNT VALUES ('root', SHA1('root'))")
-        self.lock = threading.Lock()
+            cursor.execute(
+                "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                "AND TABLE_NAME = 'ACCOUNT'"
+            )
+            present = {row[0] for row in cursor.fetchall()}
+            for column, definition in _ACCOUNT_COLUMNS.items():
+                if column not in present:
+                    cursor.execute(f"ALTER TABLE ACCOUNT ADD COLUMN {column} {definition}")
+            if "MAIL_ADDRESS" not in present:
+                cursor.execute("ALTER TABLE ACCOUNT ADD CONSTRAINT IDX_ACCOUNT_1 UNIQUE (MAIL_ADDRESS)")
+            cursor.execute(
+                "INSERT IGNORE INTO ACCOUNT (USER_NAME, PASSWORD, MAIL_ADDRESS, ADMINISTRATOR, FULL_NAME) "
+                "VALUES ('root', SHA1('root'), 'root@localhost', TRUE, 'root')"
+            )
+            cursor.execute(
+                "UPDATE ACCOUNT SET MAIL_ADDRESS = 'root@localhost', ADMINISTRATOR = TRUE, FULL_NAME = 'root' "
+                "WHERE USER_NAME = 'root' AND MAIL_ADDRESS IS NULL"
+            )
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS COLLABORATOR (USER_NAME VARCHAR(100) NOT NULL, "
+                "REPOSITORY_NAME VARCHAR(100) NOT NULL, COLLABORATOR_NAME VARCHAR(100) NOT NULL, "
+                "ROLE VARCHAR(10) NOT NULL, PRIMARY KEY (USER_NAME, REPOSITORY_NAME, COLLABORATOR_NAME), "
+                "CONSTRAINT IDX_COLLABORATOR_FK1 FOREIGN KEY (COLLABORATOR_NAME) REFERENCES ACCOUNT (USER_NAME))"
+            )
 
-    def check(self, user: str, password: str) -> bool:
-        with self.lock, self.conn.cursor() as cursor:
-            self.conn.ping(reconnect=True)
-            if not cursor.execute("SELECT PASSWORD FROM ACCOUNT WHERE USER_NAME = %s", (user,)):
-                return False
-            (stored,) = cursor.fetchone()
-        if stored.startswith("$pbkdf2-sha256$"):
-            _, _, iterations, salt, digest = stored.split("$")
-            computed = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations), 32)
-            return hmac.compare_digest(base64.b64encode(computed).decode(), digest)
-        return hmac.compare_digest(hashlib.sha1(password.encode()).hexdigest(), stored)  # noqa: S324
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self.lock:
+            try:
+                self.conn.ping()
+            except Exception:  # a connection MySQL closed (idle, restarted): a new one
+                self.conn = self._connect()
+            return self._execute(sql, args)
+
+    def _execute(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cursor:
+            try:
+                cursor.execute(sql, args)
+            except self._integrity_error as error:
+                raise Conflict(str(error)) from error
+            return list(cursor.fetchall())
+
+    def _account(self, row: tuple[Any, ...]) -> Account:
+        name, email, admin, full_name, registered = row
+        return Account(name, email or "", bool(admin), full_name or "", registered.replace(tzinfo=UTC))
+
+    _SELECT = "SELECT USER_NAME, MAIL_ADDRESS, ADMINISTRATOR, FULL_NAME, REGISTERED_DATE FROM ACCOUNT"
+
+    def authenticate(self, user: str, password: str) -> Account | None:
+        rows = self._query("SELECT PASSWORD FROM ACCOUNT WHERE USER_NAME = %s", (user,))
+        if not rows or not password_matches(password, rows[0][0]):
+            return None
+        return self.get(user)
+
+    def get(self, user: str) -> Account | None:
+        rows = self._query(f"{self._SELECT} WHERE USER_NAME = %s", (user,))
+        return self._account(rows[0]) if rows else None
+
+    def create(self, account: Account, password: str) -> None:
+        self._query(
+            "INSERT INTO ACCOUNT (USER_NAME, PASSWORD, MAIL_ADDRESS, ADMINISTRATOR, FULL_NAME, REGISTERED_DATE) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                account.name,
+                pbkdf2_sha256(password),
+                account.email,
+                account.admin,
+                account.full_name,
+                account.created.replace(tzinfo=None),
+            ),
+        )
+
+    def collaborators(self, owner: str, repo: str) -> dict[str, str]:
+        rows = self._query(
+            "SELECT COLLABORATOR_NAME, ROLE FROM COLLABORATOR WHERE USER_NAME = %s AND REPOSITORY_NAME = %s",
+            (owner, repo),
+        )
+        return {name: role for name, role in rows}
+
+    def add_collaborator(self, owner: str, repo: str, user: str, role: str) -> None:
+        self._query("INSERT INTO COLLABORATOR VALUES (%s, %s, %s, %s)", (owner, repo, user, role))
+
+    def remove_collaborator(self, owner: str, repo: str, user: str) -> None:
+        self._query(
+            "DELETE FROM COLLABORATOR WHERE USER_NAME = %s AND REPOSITORY_NAME = %s AND COLLABORATOR_NAME = %s",
+            (owner, repo, user),
+        )
+
+
+def pbkdf2_sha256(password: str, iterations: int = 100_000) -> str:
+    """StringUtil.pbkdf2_sha256: what GitBucket stores for a password it is given."""
+    salt = os.urandom(32)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations, 32)
+    return f"$pbkdf2-sha256${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    """AccountService.defaultAuthentication's check."""
+    if stored.startswith("$pbkdf2-sha256$"):
+        _, _, iterations, salt, digest = stored.split("$")
+        computed = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations), 32)
+        return hmac.compare_digest(base64.b64encode(computed).decode(), digest)
+    return hmac.compare_digest(hashlib.sha1(password.encode()).hexdigest(), stored)  # noqa: S324
 
 
 def main() -> None:

@@ -3,15 +3,25 @@ GitBucket cannot run here), with real git over smart HTTP behind it."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pymysql
 import pytest
+import requests
 
-from mlops_clients import gitbucket
+from mlops_clients import gitbucket, mysql
 from mlops_clients.common import InputError, ServiceError
-from offline.fakes.fake_gitbucket import FakeGitBucket, serving
+from mlops_clients.contracts import GitBucketAction, GitBucketEnv, MySQLEnv
+from offline.fakes.fake_gitbucket import DatabaseAccounts, FakeGitBucket, serving
+from tests.support.containers import MySQLServer, new_password
 
 pytestmark = pytest.mark.integration
 
@@ -268,3 +278,287 @@ def test_a_symbolic_link_in_the_repository_is_never_written_through(
     with pytest.raises(ServiceError, match="pkg is a symbolic link in the repository"):
         gitbucket.seed_repo(repo["clone_url"], fake.user, fake.password, source)
     assert victim.read_text() == "untouched\n"
+
+
+# The automation account: not an admin, a writer on the seeded repositories only.
+
+AUTOMATION = "mlops-automation"
+AUTOMATION_PASSWORD = "automation-Pass-1"
+
+
+def no_database(user: str, password: str) -> dict[str, Any]:
+    raise AssertionError(f"the password of a new account ({user}) is set by GitBucket, not through its database")
+
+
+@pytest.fixture
+def automation(api: gitbucket.GitBucketAPI) -> gitbucket.GitBucketAPI:
+    """The automation account, created by root: its own API session."""
+    gitbucket.ensure_account(api, AUTOMATION, AUTOMATION_PASSWORD, write_password=no_database)
+    return gitbucket.GitBucketAPI(api.base_url, AUTOMATION, AUTOMATION_PASSWORD)
+
+
+def seeded(api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path, name: str) -> str:
+    source = tmp_path / f"seed-{name}"
+    source.mkdir()
+    (source / "job.py").write_text("print(1)\n")
+    clone_url = str(api.ensure_repo(name, "")["clone_url"])
+    gitbucket.seed_repo(clone_url, fake.user, fake.password, source)
+    return clone_url
+
+
+def push_commit(clone_url: str, work: Path, user: str, password: str) -> subprocess.CompletedProcess[str]:
+    """Clone as `user`, commit a file and a tag, push both (the pipeline's writes)."""
+    gitbucket.run_git(["clone", "-q", clone_url, str(work)], None, user, password)
+    (work / "data.csv.dvc").write_text("outs: []\n")
+    for args in (["add", "data.csv.dvc"], ["commit", "-qm", "Data"], ["tag", "CV_Data_DV_20260101T000000Z"]):
+        gitbucket.run_git(args, work, user, password)
+    return gitbucket.run_git(
+        ["push", "-q", "origin", "HEAD:main", "refs/tags/CV_Data_DV_20260101T000000Z"], work, user, password
+    )
+
+
+def test_the_automation_account_is_created_as_a_plain_user(api: gitbucket.GitBucketAPI, fake: FakeGitBucket) -> None:
+    result = gitbucket.ensure_account(api, AUTOMATION, AUTOMATION_PASSWORD, write_password=no_database)
+    assert result == {"user": AUTOMATION, "created": True, "password_changed": False}
+    assert ("POST", "/api/v3/admin/users") in fake.requests
+    me = gitbucket.GitBucketAPI(api.base_url, AUTOMATION, AUTOMATION_PASSWORD).whoami()
+    assert (me["login"], me["type"], me["site_admin"]) == (AUTOMATION, "User", False)
+
+
+def test_the_automation_account_cannot_use_admin_routes(
+    automation: gitbucket.GitBucketAPI, api: gitbucket.GitBucketAPI
+) -> None:
+    with pytest.raises(ServiceError) as raised:
+        automation.create_user("intruder", "intruder-Pass-1", "intruder@localhost")
+    assert raised.value.call == "POST /admin/users"
+    assert raised.value.answer.startswith("HTTP 401")
+    assert api.get_user("intruder") is None
+    # Nor make itself a collaborator of a repository it does not own.
+    api.ensure_repo("private", "")
+    with pytest.raises(ServiceError, match=r"GET /repos/root/private/collaborators/.+ failed: HTTP 401"):
+        automation.ensure_collaborator("root", "private", AUTOMATION)
+    url = f"{api.base_url}/api/v3/repos/root/private/collaborators/{AUTOMATION}"
+    put = requests.put(url, json={"permission": "push"}, auth=(AUTOMATION, AUTOMATION_PASSWORD), timeout=10)
+    assert (put.status_code, put.json()) == (401, {"message": "Requires authentication"})
+    assert api.collaborator_permission("root", "private", AUTOMATION) is None
+
+
+def test_a_collaborator_with_write_pushes_commits_and_tags(
+    automation: gitbucket.GitBucketAPI, api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
+) -> None:
+    clone_url = seeded(api, fake, tmp_path, "de_datapreprocessing")
+    first = api.ensure_collaborator("root", "de_datapreprocessing", AUTOMATION)
+    assert first == {"repo": "root/de_datapreprocessing", "user": AUTOMATION, "permission": "push", "changed": True}
+    assert api.ensure_collaborator("root", "de_datapreprocessing", AUTOMATION) == {**first, "changed": False}
+    assert [p for m, p in fake.requests if m == "PUT"] == [
+        "/api/v3/repos/root/de_datapreprocessing/collaborators/" + AUTOMATION
+    ]
+    pushed = push_commit(clone_url, tmp_path / "work", AUTOMATION, AUTOMATION_PASSWORD)
+    assert pushed.returncode == 0
+    assert git_log(fake, "de_datapreprocessing") == ["Data", "Seed from mlops-stack"]
+    assert automation.get_repo("root", "de_datapreprocessing") is not None
+
+
+def test_the_automation_account_can_neither_read_nor_push_another_private_repo(
+    automation: gitbucket.GitBucketAPI, api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
+) -> None:
+    seeded(api, fake, tmp_path, "de_datapreprocessing")
+    api.ensure_collaborator("root", "de_datapreprocessing", AUTOMATION)
+    other = seeded(api, fake, tmp_path, "operators_only")
+    with pytest.raises(ServiceError) as raised:
+        gitbucket.run_git(["clone", "-q", other, str(tmp_path / "read")], None, AUTOMATION, AUTOMATION_PASSWORD)
+    assert "Authentication failed" in raised.value.answer or "401" in raised.value.answer
+    with pytest.raises(ServiceError, match=r"GET /repos/root/operators_only failed: HTTP 401"):
+        automation.get_repo("root", "operators_only")
+    # A push, with a clone made by root: refused as well.
+    work = tmp_path / "push"
+    gitbucket.run_git(["clone", "-q", other, str(work)], None, fake.user, fake.password)
+    (work / "x.txt").write_text("x\n")
+    for args in (["add", "x.txt"], ["commit", "-qm", "Intrusion"]):
+        gitbucket.run_git(args, work, fake.user, fake.password)
+    with pytest.raises(ServiceError, match="git push"):
+        gitbucket.run_git(["push", "-q", "origin", "HEAD:main"], work, AUTOMATION, AUTOMATION_PASSWORD)
+    assert git_log(fake, "operators_only") == ["Seed from mlops-stack"]
+
+
+def test_a_collaborator_with_another_permission_is_set_to_write(
+    automation: gitbucket.GitBucketAPI, api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
+) -> None:
+    """GitBucket's PUT inserts a row (a second PUT is a key violation): a read-only or
+    admin collaborator is removed and added again with write."""
+    clone_url = seeded(api, fake, tmp_path, "app")
+    for permission in ("pull", "admin"):
+        api.ensure_collaborator("root", "app", AUTOMATION, permission=permission)
+        assert api.ensure_collaborator("root", "app", AUTOMATION)["changed"] is True
+        assert api.collaborator_permission("root", "app", AUTOMATION) == "push"
+    assert push_commit(clone_url, tmp_path / "work", AUTOMATION, AUTOMATION_PASSWORD).returncode == 0
+
+
+def test_a_read_only_collaborator_cannot_push(
+    automation: gitbucket.GitBucketAPI, api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
+) -> None:
+    clone_url = seeded(api, fake, tmp_path, "app")
+    api.ensure_collaborator("root", "app", AUTOMATION, permission="pull")
+    with pytest.raises(ServiceError, match="git push"):
+        push_commit(clone_url, tmp_path / "work", AUTOMATION, AUTOMATION_PASSWORD)
+    assert automation.get_repo("root", "app") is not None  # but it may read
+
+
+def test_an_existing_admin_of_that_name_is_refused(api: gitbucket.GitBucketAPI) -> None:
+    api.create_user(AUTOMATION, AUTOMATION_PASSWORD, "automation@localhost", admin=True)
+    with pytest.raises(ServiceError, match="is a site admin"):
+        gitbucket.ensure_account(api, AUTOMATION, AUTOMATION_PASSWORD, write_password=no_database)
+
+
+@pytest.mark.parametrize("name", ["", "_x", "-x", "with space", "a/b", "x" * 101, "admin", "Git"])
+def test_account_names_gitbucket_refuses_are_refused_before_any_call(
+    api: gitbucket.GitBucketAPI, fake: FakeGitBucket, name: str
+) -> None:
+    with pytest.raises(InputError):
+        gitbucket.ensure_account(api, name, AUTOMATION_PASSWORD, write_password=no_database)
+    assert fake.requests == []
+
+
+# The same against the fake's accounts in MySQL, as in the stack: rotation writes the hash there.
+
+
+@dataclass(frozen=True)
+class GitBucketDatabase:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+
+    def connect(self) -> pymysql.connections.Connection:
+        return mysql.connect(self.host, self.port, self.user, self.password, database=self.database)
+
+    def env(self) -> dict[str, str]:
+        return {
+            MySQLEnv.HOST: self.host,
+            MySQLEnv.PORT: str(self.port),
+            MySQLEnv.DB_NAME: self.database,
+            MySQLEnv.DB_USER: self.user,
+            MySQLEnv.DB_PASSWORD: self.password,
+        }
+
+
+ROOT_PASSWORD = "root-Pass-of-the-stack"
+
+
+@pytest.fixture
+def database(mysql_server: MySQLServer) -> GitBucketDatabase:
+    name = f"gb_{uuid.uuid4().hex[:8]}"
+    password = new_password()
+    with mysql.connect(mysql_server.host, mysql_server.port, "root", mysql_server.root_password) as conn:
+        mysql.ensure_database(conn, name, name, password)
+    return GitBucketDatabase(mysql_server.host, mysql_server.port, name, name, password)
+
+
+@pytest.fixture
+def db_fake(database: GitBucketDatabase, tmp_path: Path) -> Iterator[FakeGitBucket]:
+    jdbc = f"jdbc:mysql://{database.host}:{database.port}/{database.database}"
+    store = DatabaseAccounts(jdbc, database.user, database.password)
+    with database.connect() as conn:  # as the stack does: root/root replaced first
+        gitbucket.set_account_password(conn, "root", ROOT_PASSWORD)
+    with serving(tmp_path / "repositories", accounts=store) as server:
+        yield server
+
+
+def write_password_with(database: GitBucketDatabase) -> Any:
+    def write(user: str, password: str) -> dict[str, Any]:
+        with database.connect() as conn:
+            return gitbucket.set_account_password(conn, user, password)
+
+    return write
+
+
+def test_ensuring_the_account_twice_changes_nothing(db_fake: FakeGitBucket, database: GitBucketDatabase) -> None:
+    root = gitbucket.GitBucketAPI(db_fake.base_url, "root", ROOT_PASSWORD)
+    write = write_password_with(database)
+    assert gitbucket.ensure_account(root, AUTOMATION, AUTOMATION_PASSWORD, write_password=write)["created"] is True
+    with database.connect() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT PASSWORD, ADMINISTRATOR FROM ACCOUNT WHERE USER_NAME = %s", (AUTOMATION,))
+        stored, administrator = cursor.fetchone()
+    assert stored.startswith("$pbkdf2-sha256$") and not administrator
+    again = gitbucket.ensure_account(root, AUTOMATION, AUTOMATION_PASSWORD, write_password=write)
+    assert again == {"user": AUTOMATION, "created": False, "password_changed": False}
+    assert [r for r in db_fake.requests if r[0] == "POST"] == [("POST", "/api/v3/admin/users")]
+    with database.connect() as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT PASSWORD FROM ACCOUNT WHERE USER_NAME = %s", (AUTOMATION,))
+        assert cursor.fetchone() == (stored,)  # not even a new salt
+
+
+def test_the_automation_password_is_rotated(
+    db_fake: FakeGitBucket, database: GitBucketDatabase, tmp_path: Path
+) -> None:
+    root = gitbucket.GitBucketAPI(db_fake.base_url, "root", ROOT_PASSWORD)
+    write = write_password_with(database)
+    gitbucket.ensure_account(root, AUTOMATION, AUTOMATION_PASSWORD, write_password=write)
+    root.ensure_repo("app", "")
+    root.ensure_collaborator("root", "app", AUTOMATION)
+    rotated = "rotated-Pass-2"
+    assert gitbucket.ensure_account(root, AUTOMATION, rotated, write_password=write) == {
+        "user": AUTOMATION,
+        "created": False,
+        "password_changed": True,
+    }
+    with pytest.raises(ServiceError, match="HTTP 401"):
+        gitbucket.GitBucketAPI(db_fake.base_url, AUTOMATION, AUTOMATION_PASSWORD).whoami()
+    assert gitbucket.GitBucketAPI(db_fake.base_url, AUTOMATION, rotated).get_repo("root", "app") is not None
+    clone_url = f"{db_fake.base_url}/git/root/app.git"
+    assert gitbucket.run_git(["ls-remote", clone_url], None, AUTOMATION, rotated).returncode == 0
+    with pytest.raises(ServiceError):
+        gitbucket.run_git(["ls-remote", clone_url], None, AUTOMATION, AUTOMATION_PASSWORD)
+    # Root is untouched.
+    assert root.whoami()["site_admin"] is True
+
+
+def test_the_set_up_steps_run_as_the_stack_runs_them(db_fake: FakeGitBucket, database: GitBucketDatabase) -> None:
+    """`python -m mlops_clients.gitbucket <action>` with the environment the program gives it."""
+    root = gitbucket.GitBucketAPI(db_fake.base_url, "root", ROOT_PASSWORD)
+    root.ensure_repo("app", "")
+    environment = {
+        **os.environ,
+        **database.env(),
+        GitBucketEnv.URL: db_fake.base_url,
+        GitBucketEnv.USER: "root",
+        GitBucketEnv.PASSWORD: ROOT_PASSWORD,
+        GitBucketEnv.ACCOUNT_USER: AUTOMATION,
+        GitBucketEnv.ACCOUNT_PASSWORD: AUTOMATION_PASSWORD,
+        GitBucketEnv.REPO_NAME: "app",
+    }
+
+    def run(action: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "mlops_clients.gitbucket", action],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert AUTOMATION_PASSWORD not in done.stdout + done.stderr
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    assert run(GitBucketAction.ENSURE_ACCOUNT)["created"] is True
+    assert run(GitBucketAction.ENSURE_ACCOUNT)["created"] is False
+    assert run(GitBucketAction.ENSURE_COLLABORATOR)["changed"] is True
+    assert run(GitBucketAction.ENSURE_COLLABORATOR)["changed"] is False
+    environment[GitBucketEnv.ACCOUNT_PASSWORD] = "rotated-Pass-3"
+    assert run(GitBucketAction.ENSURE_ACCOUNT)["password_changed"] is True
+
+
+def test_the_fake_upgrades_an_account_table_of_an_earlier_version(database: GitBucketDatabase) -> None:
+    """A retained e2e volume holds the fake's first ACCOUNT table (name and password only)."""
+    with database.connect() as conn, conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE ACCOUNT (USER_NAME VARCHAR(100) PRIMARY KEY, PASSWORD VARCHAR(200) NOT NULL)")
+        cursor.execute("INSERT INTO ACCOUNT VALUES ('root', %s)", (gitbucket.pbkdf2_hash(ROOT_PASSWORD),))
+        conn.commit()
+    jdbc = f"jdbc:mysql://{database.host}:{database.port}/{database.database}"
+    store = DatabaseAccounts(jdbc, database.user, database.password)
+    root = store.authenticate("root", ROOT_PASSWORD)
+    assert root is not None and root.admin and root.email == "root@localhost"
+    assert store.authenticate("root", "root") is None  # the password set before stays
