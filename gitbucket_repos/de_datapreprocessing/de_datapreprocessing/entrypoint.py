@@ -133,6 +133,19 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+_BAD_IN_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
+
+
+def is_branch_name(name: str) -> bool:
+    """What `git check-ref-format --branch` accepts: checked before anything runs, so a
+    bad name fails at once instead of after the job and `dvc push`."""
+    if not name or name == "@" or name.startswith(("-", "/")) or name.endswith(("/", ".")):
+        return False
+    if _BAD_IN_REF.search(name):
+        return False
+    return all(part and not part.startswith(".") and not part.endswith(".lock") for part in name.split("/"))
+
+
 @dataclass(frozen=True)
 class Config:
     repo_url: str
@@ -171,6 +184,8 @@ class Config:
         for name, value in (("GIT_BRANCH", branch), ("CODE_REF", code_ref)):
             if value.startswith("-") or any(ord(c) < 32 or c == " " for c in value):
                 problems.append(f"{name}={value!r} is not a valid git ref name")
+        if not is_branch_name(branch):
+            problems.append(f"GIT_BRANCH={branch!r} is not a branch name git accepts (git check-ref-format --branch)")
         remote_url = env.get("DVC_REMOTE_URL", "").strip()
         if not remote_url:
             problems.append("DVC_REMOTE_URL is not set (e.g. s3://de-datapreprocessing/dvcstore)")

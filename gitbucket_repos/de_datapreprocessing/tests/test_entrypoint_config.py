@@ -20,6 +20,7 @@ from de_datapreprocessing.entrypoint import (
     Runner,
     copy_job_output,
     dvc_file_md5,
+    is_branch_name,
     job_environment,
     redact_url,
     resolve_job_user,
@@ -275,3 +276,19 @@ def test_as_another_user_the_job_cannot_read_the_entrypoints_environment(tmp_pat
     assert re.search(r"^\s*Groups:\s*$", output, re.MULTILINE), output
     assert re.search(r"^\s*NoNewPrivs:\s+1$", output, re.MULTILINE), output
     assert output.count("Permission denied") >= 2, output
+
+
+@pytest.mark.parametrize("branch", ["main^{/x}", "a..b", "a b", "x.lock", "-x", "a//b", "a/", ".hidden", "a@{1}"])
+def test_a_branch_git_would_refuse_fails_before_anything_runs(branch: str) -> None:
+    assert not is_branch_name(branch)
+    with pytest.raises(ConfigError, match="is not a branch name git accepts"):
+        Config.from_env({**BASE, "GIT_BRANCH": branch})
+    check = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, timeout=30)
+    assert check.returncode != 0, branch
+
+
+@pytest.mark.parametrize("branch", ["main", "data/0123456789ab", "feature/x-1", "release-1.2", "e2e-snoop"])
+def test_ordinary_branch_names_pass(branch: str) -> None:
+    assert is_branch_name(branch)
+    check = subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True, timeout=30)
+    assert check.returncode == 0
