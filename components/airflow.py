@@ -101,7 +101,8 @@ class AirflowArgs:
     registry: ImageRegistry | None = None
 
     def ready(self) -> list[pulumi.Resource]:
-        """What must exist before the DAG processor first parses the DAG repo."""
+        """What must exist before the DAG processor first parses the DAG repo (a repo's
+        `ready`: seeded, and the automation account its collaborator)."""
         return [r.ready for r in (self.dags_repo, self.pipeline_repo, self.dvc_user) if r is not None]
 
 
@@ -125,12 +126,14 @@ def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[st
     if args.gitbucket is not None:
         gitbucket = args.gitbucket
 
+        # The automation account (write on the seeded repos only), never GitBucket's root:
+        # these connections reach every Airflow process and the pipeline's containers.
         def git_conn(repo: GitRepository) -> pulumi.Output[dict[str, object]]:
-            return gitbucket.admin_password.apply(
+            return gitbucket.automation_password.apply(
                 lambda password: {
                     "conn_type": "git",
                     "host": repo.internal_clone_url,
-                    "login": gitbucket.admin_user,
+                    "login": gitbucket.automation_user,
                     "password": password,
                 }
             )

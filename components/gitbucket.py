@@ -1,4 +1,10 @@
-"""GitBucket: the stack's git server, on MySQL rather than its embedded H2."""
+"""GitBucket: the stack's git server, on MySQL rather than its embedded H2.
+
+Two accounts: `root`, the site admin, whose password goes to the operator (the stack
+output) and the set-up steps on the Pulumi host only; and the automation account, a
+plain user that is a write collaborator of each seeded repository and nothing else:
+Jenkins, Airflow and the pipeline containers log in with it.
+"""
 
 from __future__ import annotations
 
@@ -22,19 +28,29 @@ from components.config import StackConfig
 from components.files import PROJECT_DIR, content_hash
 from components.mysql import MySQL, ServiceDatabase
 from components.spec import ServiceConfig, ServiceSpec
-from mlops_clients.contracts import GITBUCKET, GitBucketAction, GitBucketEnv, check_repo_name
+from mlops_clients.contracts import GITBUCKET, GitBucketAction, GitBucketEnv, check_repo_name, check_user_name
 
 ALIAS = "gitbucket"
 INTERNAL_PORT = 8080
-ADMIN_USER = "root"
+ROOT_USER = "root"
+AUTOMATION_USER = "mlops-automation"
+check_user_name(AUTOMATION_USER)
 SPEC = ServiceSpec(
     name="gitbucket",
     image="ghcr.io/gitbucket/gitbucket:4.46.1",
     ports={"port": 8080},
     memory_mb=1024,
-    secrets=("gitbucketRootPassword",),
+    secrets=("gitbucketRootPassword", "gitbucketAutomationPassword"),
     needs=(mysql.SPEC,),
-    outputs=("gitbucketUrl", "gitbucketRootUser", "gitbucketRootPassword", "appRepoCloneUrl", "dagsRepoCloneUrl"),
+    outputs=(
+        "gitbucketUrl",
+        "gitbucketRootUser",
+        "gitbucketRootPassword",
+        "gitbucketAutomationUser",
+        "gitbucketAutomationPassword",
+        "appRepoCloneUrl",
+        "dagsRepoCloneUrl",
+    ),
     # Exported under this name until the key, the output and the variable were given one name.
     renamed_keys={"gitbucketAdminPassword": "gitbucketRootPassword"},
 )
@@ -53,9 +69,12 @@ class GitBucket(pulumi.ComponentResource):
     alias: str
     internal_url: str
     host_url: str
-    admin_user: str
-    admin_password: pulumi.Output[str]
-    admin_ready: pulumi.Resource
+    root_user: str
+    root_password: pulumi.Output[str]  # the operator's and the set-up steps' only
+    root_ready: pulumi.Resource
+    automation_user: str  # what services and pipelines log in with
+    automation_password: pulumi.Output[str]
+    automation_ready: pulumi.Resource
 
     def __init__(self, name: str, args: GitBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gitbucket:GitBucket", name, None, opts)
@@ -63,8 +82,12 @@ class GitBucket(pulumi.ComponentResource):
         self.alias = ALIAS
         self.internal_url = f"http://{ALIAS}:{INTERNAL_PORT}"
         self.host_url = f"http://{stack.host_address}:{service.port}"
-        self.admin_user = ADMIN_USER
-        self.admin_password = secret_password(f"{name}-root-password", "gitbucketRootPassword", stack, self)
+        self.root_user = ROOT_USER
+        self.root_password = secret_password(f"{name}-root-password", "gitbucketRootPassword", stack, self)
+        self.automation_user = AUTOMATION_USER
+        self.automation_password = secret_password(
+            f"{name}-automation-password", "gitbucketAutomationPassword", stack, self
+        )
         volume = data_volume(f"{name}-data", stack, "gitbucket-data", self)
         jdbc_url = (
             f"jdbc:mysql://{args.mysql.internal_host}:{args.mysql.internal_port}/{db.database}"
@@ -91,35 +114,54 @@ class GitBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
         )
         # root/root is GitBucket's well-known default: replaced as soon as the schema exists.
-        self.admin_ready = client_command(
+        self.root_ready = client_command(
             f"{name}-root-password-set",
             client=GITBUCKET,
             action=GitBucketAction.SET_ROOT_PASSWORD,
-            environment={**db.client_env(), GitBucketEnv.ROOT_PASSWORD: self.admin_password},
+            environment={**db.client_env(), GitBucketEnv.ROOT_PASSWORD: self.root_password},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+        )
+        # Created by root through the API; a rotated password is written as GitBucket's hash
+        # in its database (GitBucket has no API for it), hence the database login here.
+        self.automation_ready = client_command(
+            f"{name}-automation-account",
+            client=GITBUCKET,
+            action=GitBucketAction.ENSURE_ACCOUNT,
+            environment={
+                **db.client_env(),
+                **self.root_api_env(),
+                GitBucketEnv.ACCOUNT_USER: self.automation_user,
+                GitBucketEnv.ACCOUNT_PASSWORD: self.automation_password,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.root_ready]),
         )
         self._resource_name = name
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,
                 "hostUrl": self.host_url,
-                "adminUser": self.admin_user,
-                "adminPassword": self.admin_password,
+                "adminUser": self.root_user,
+                "adminPassword": self.root_password,
+                "automationUser": self.automation_user,
+                "automationPassword": self.automation_password,
             }
         )
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {
             "gitbucketUrl": self.host_url,
-            "gitbucketRootUser": self.admin_user,
-            "gitbucketRootPassword": self.admin_password,
+            "gitbucketRootUser": self.root_user,
+            "gitbucketRootPassword": self.root_password,
+            "gitbucketAutomationUser": self.automation_user,
+            "gitbucketAutomationPassword": self.automation_password,
         }
 
-    def api_env(self) -> dict[str, pulumi.Input[str]]:
+    def root_api_env(self) -> dict[str, pulumi.Input[str]]:
+        """Root's API login: for the set-up steps on the Pulumi host, never for a container."""
         return {
             GitBucketEnv.URL: self.host_url,
-            GitBucketEnv.USER: self.admin_user,
-            GitBucketEnv.PASSWORD: self.admin_password,
+            GitBucketEnv.USER: self.root_user,
+            GitBucketEnv.PASSWORD: self.root_password,
         }
 
     def repository(self, repo: str, source: str, description: str) -> GitRepository:
@@ -141,12 +183,14 @@ class GitRepositoryArgs:
 
 class GitRepository(pulumi.ComponentResource):
     """Created once, then kept equal to its source: each `up` after the source changed
-    pushes one new commit on top (history is never rewritten; see README)."""
+    pushes one new commit on top (history is never rewritten; see README). Root owns it;
+    the automation account is its collaborator with write."""
 
     repo: str
     internal_clone_url: str
     host_clone_url: str
-    ready: pulumi.Resource
+    seeded: pulumi.Resource
+    ready: pulumi.Resource  # seeded, and the automation account may read and push
 
     def __init__(self, name: str, args: GitRepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gitbucket:GitRepository", name, None, opts)
@@ -156,21 +200,32 @@ class GitRepository(pulumi.ComponentResource):
             raise ValueError(f"the seed of repository {args.repo}, {source_dir}, is not a directory")
         server = args.server
         self.repo = args.repo
-        self.internal_clone_url = f"{server.internal_url}/git/{server.admin_user}/{args.repo}.git"
-        self.host_clone_url = f"{server.host_url}/git/{server.admin_user}/{args.repo}.git"
-        self.ready = client_command(
+        self.internal_clone_url = f"{server.internal_url}/git/{server.root_user}/{args.repo}.git"
+        self.host_clone_url = f"{server.host_url}/git/{server.root_user}/{args.repo}.git"
+        self.seeded = client_command(
             f"{name}-ensure",
             client=GITBUCKET,
             action=GitBucketAction.ENSURE_REPO,
             environment={
-                **server.api_env(),
+                **server.root_api_env(),
                 GitBucketEnv.REPO_NAME: args.repo,
                 GitBucketEnv.REPO_DESCRIPTION: args.description,
                 GitBucketEnv.SEED_SOURCE: args.source,
                 # Changes with the content, so a changed seed runs the update (a new commit).
                 GitBucketEnv.SEED_HASH: content_hash(source_dir),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[server.admin_ready]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[server.root_ready]),
+        )
+        self.ready = client_command(
+            f"{name}-automation-collaborator",
+            client=GITBUCKET,
+            action=GitBucketAction.ENSURE_COLLABORATOR,
+            environment={
+                **server.root_api_env(),
+                GitBucketEnv.REPO_NAME: args.repo,
+                GitBucketEnv.ACCOUNT_USER: server.automation_user,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seeded, server.automation_ready]),
         )
         self._server, self._resource_name = server, name
         self.register_outputs({"cloneUrl": self.host_clone_url, "internalCloneUrl": self.internal_clone_url})
@@ -181,6 +236,10 @@ class GitRepository(pulumi.ComponentResource):
             f"{self._resource_name}-hook-{purpose}",
             client=GITBUCKET,
             action=GitBucketAction.ENSURE_WEBHOOK,
-            environment={**self._server.api_env(), GitBucketEnv.REPO_NAME: self.repo, GitBucketEnv.HOOK_URL: url},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ready]),
+            environment={
+                **self._server.root_api_env(),
+                GitBucketEnv.REPO_NAME: self.repo,
+                GitBucketEnv.HOOK_URL: url,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seeded]),
         )

@@ -96,14 +96,15 @@ class Jenkins(pulumi.ComponentResource):
             image=image.image_id,
             network=args.network,
             alias=ALIAS,
+            # The `gitbucket` credential (JCasC) is the automation account: never GitBucket's root.
             envs=pulumi.Output.all(
-                self.admin_password, args.gitbucket.admin_password, registry_environment(args.registry)
+                self.admin_password, args.gitbucket.automation_password, registry_environment(args.registry)
             ).apply(
                 lambda secrets: [
                     f"JENKINS_ADMIN_ID={ADMIN_USER}",
                     f"JENKINS_ADMIN_PASSWORD={secrets[0]}",
                     f"JENKINS_URL={self.host_url}/",
-                    f"GITBUCKET_USER={args.gitbucket.admin_user}",
+                    f"GITBUCKET_USER={args.gitbucket.automation_user}",
                     f"GITBUCKET_PASSWORD={secrets[1]}",
                     f"PIPELINE_REPO_URL={args.pipeline_repo.internal_clone_url}",
                     *secrets[2],
@@ -117,6 +118,7 @@ class Jenkins(pulumi.ComponentResource):
             health=[f"curl -fsS -o /dev/null http://localhost:{INTERNAL_PORT}/login"],
             start_period=120,
             wait_timeout=600,
+            # The repo seeded, the automation account created and made its collaborator.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[args.pipeline_repo.ready]),
         )
         self.webhook = args.pipeline_repo.webhook("jenkins", self.notify_commit_url)

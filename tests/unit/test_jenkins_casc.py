@@ -67,3 +67,18 @@ def test_the_push_webhook_names_the_repo_the_pipeline_job_builds(dev: Evaluation
     assert (parts.netloc, parts.path) == ("jenkins:8080", "/git/notifyCommit")
     # The git plugin re-scans the multibranch sources whose remote matches `url`.
     assert parse_qs(parts.query)["url"] == [container_env(dev)["PIPELINE_REPO_URL"]]
+
+
+def test_the_gitbucket_credential_is_the_automation_account_not_root(dev: Evaluation) -> None:
+    [credential] = [
+        c["usernamePassword"]
+        for c in casc()["credentials"]["system"]["domainCredentials"][0]["credentials"]
+        if c["usernamePassword"]["id"] == "gitbucket"
+    ]
+    names = {field: _VARIABLE.fullmatch(credential[field]) for field in ("username", "password")}
+    assert all(names.values()), credential
+    env = container_env(dev)
+    username, password = (env[match.group(1)] for match in names.values() if match)
+    assert username == "mlops-automation"
+    assert password == "mock-secret-gitbucket-automation-password"
+    assert "mock-secret-gitbucket-root-password" not in env.values()

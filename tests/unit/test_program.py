@@ -114,6 +114,7 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
             "mysqlRootPassword",
             "minioRootPassword",
             "gitbucketRootPassword",
+            "gitbucketAutomationPassword",
             "jenkinsAdminPassword",
             "airflowAdminPassword",
             "registryPassword",
@@ -278,11 +279,93 @@ def test_airflow_reads_its_dags_from_gitbucket_and_gets_its_connections(dev: Eva
     assert bundle[0]["kwargs"]["git_conn_id"] == "gitbucket_dags"
     dags_conn = json.loads(envs["AIRFLOW_CONN_GITBUCKET_DAGS"])
     assert dags_conn["host"] == "http://gitbucket:8080/git/root/myairflow_dags.git"
-    assert dags_conn["password"] == "mock-secret-gitbucket-root-password"
+    assert (dags_conn["login"], dags_conn["password"]) == (AUTOMATION_USER, AUTOMATION_PASSWORD)
+    app_conn = json.loads(envs["AIRFLOW_CONN_GITBUCKET_DEFAULT"])
+    assert app_conn["host"] == "http://gitbucket:8080/git/root/de_datapreprocessing.git"
+    assert (app_conn["login"], app_conn["password"]) == (AUTOMATION_USER, AUTOMATION_PASSWORD)
     minio_conn = json.loads(envs["AIRFLOW_CONN_MINIO_DEFAULT"])
     assert minio_conn["login"] == "dvc" and minio_conn["extra"]["endpoint_url"] == "http://minio:9000"
     assert envs["DE_PREPROCESSING_IMAGE"] == "localhost:5000/de_datapreprocessing:latest"
     assert envs["MLOPS_DOCKER_NETWORK"] == "mlops-stack-dev-net"
+
+
+ROOT_PASSWORD = "mock-secret-gitbucket-root-password"
+AUTOMATION_USER = "mlops-automation"
+AUTOMATION_PASSWORD = "mock-secret-gitbucket-automation-password"
+GITBUCKET_SET_UP_STEPS = {
+    "gitbucket-root-password-set",
+    "gitbucket-automation-account",
+    "gitbucket-repo-de_datapreprocessing-ensure",
+    "gitbucket-repo-de_datapreprocessing-automation-collaborator",
+    "gitbucket-repo-de_datapreprocessing-hook-jenkins",
+    "gitbucket-repo-myairflow_dags-ensure",
+    "gitbucket-repo-myairflow_dags-automation-collaborator",
+}
+AIRFLOW_CONTAINERS = {
+    "airflow-init",
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+}
+
+
+def test_gitbucket_root_reaches_no_container_only_the_set_up_steps_and_the_output(dev: Evaluation) -> None:
+    """Root stays with the operator (README, "Security"): no service and no pipeline gets it."""
+    assert not [c.name for c in dev.of_type(CONTAINER) if _contains(c.inputs, ROOT_PASSWORD)]
+    holders = {r.name for r in dev.of_type(COMMAND) if _contains(r.inputs, ROOT_PASSWORD)}
+    assert holders == GITBUCKET_SET_UP_STEPS
+    for name in holders:
+        assert _plaintext_paths(dev.named(name).inputs, ROOT_PASSWORD) == [], name
+    assert plain(dev.outputs["gitbucketRootPassword"]) == ROOT_PASSWORD and is_secret(
+        dev.outputs["gitbucketRootPassword"]
+    )
+
+
+def test_the_automation_account_reaches_jenkins_and_airflow_only_as_a_secret(dev: Evaluation) -> None:
+    holders = {c.name for c in dev.of_type(CONTAINER) if _contains(c.inputs, AUTOMATION_PASSWORD)}
+    assert holders == {"jenkins-server", *AIRFLOW_CONTAINERS}
+    for name in holders:
+        assert _plaintext_paths(dev.named(name).inputs, AUTOMATION_PASSWORD) == [], name
+    jenkins = dict(e.split("=", 1) for e in plain(dev.named("jenkins-server").inputs["envs"]))
+    assert (jenkins["GITBUCKET_USER"], jenkins["GITBUCKET_PASSWORD"]) == (AUTOMATION_USER, AUTOMATION_PASSWORD)
+    # Of the set-up steps, only those that create it and make it a collaborator know it.
+    commands = {r.name for r in dev.of_type(COMMAND) if _contains(r.inputs, AUTOMATION_PASSWORD)}
+    assert commands == {"gitbucket-automation-account"}
+    assert dev.outputs["gitbucketAutomationUser"] == AUTOMATION_USER
+    assert is_secret(dev.outputs["gitbucketAutomationPassword"])
+    assert plain(dev.outputs["gitbucketAutomationPassword"]) == AUTOMATION_PASSWORD
+
+
+def test_the_automation_account_is_a_writer_of_each_seeded_repo_before_it_is_used(dev: Evaluation) -> None:
+    account = dev.named("gitbucket-automation-account")
+    assert dev.depends_on(account, dev.named("gitbucket-root-password-set"))
+    env = plain(account.inputs["environment"])
+    assert (env["GITBUCKET_USER"], env["GITBUCKET_ACCOUNT_USER"]) == ("root", AUTOMATION_USER)
+    assert {"DB_USER", "DB_PASSWORD", "DB_NAME", "MYSQL_HOST"} <= env.keys()  # a rotation writes the hash
+    for repo in ("de_datapreprocessing", "myairflow_dags"):
+        collaborator = dev.named(f"gitbucket-repo-{repo}-automation-collaborator")
+        assert collaborator.inputs["create"].endswith("mlops_clients.gitbucket ensure-collaborator")
+        env = plain(collaborator.inputs["environment"])
+        assert (env["REPO_NAME"], env["GITBUCKET_ACCOUNT_USER"]) == (repo, AUTOMATION_USER)
+        assert dev.depends_on(collaborator, account)
+        assert dev.depends_on(collaborator, dev.named(f"gitbucket-repo-{repo}-ensure"))
+        assert dev.depends_on(dev.named("airflow-dag-processor"), collaborator)
+    app = dev.named("gitbucket-repo-de_datapreprocessing-automation-collaborator")
+    assert dev.depends_on(dev.named("jenkins-server"), app)
+    assert dev.depends_on(dev.named("jenkins-server"), account)
+
+
+def test_a_chosen_automation_password_is_used_instead_of_a_generated_one() -> None:
+    chosen = "chosen-automation-pass"
+    evaluation = evaluate(
+        {**BASE_CONFIG, "gitbucketAutomationPassword": chosen}, secret_keys=("gitbucketAutomationPassword",)
+    )
+    assert "gitbucket-automation-password" not in {r.name for r in evaluation.resources.values()}
+    for name in ("jenkins-server", "airflow-scheduler", "gitbucket-automation-account"):
+        inputs = evaluation.named(name).inputs
+        assert _contains(inputs, chosen) and _plaintext_paths(inputs, chosen) == [], name
+    assert plain(evaluation.outputs["gitbucketAutomationPassword"]) == chosen
 
 
 def test_airflow_without_gitbucket_has_no_dag_bundle() -> None:
