@@ -61,8 +61,9 @@ class MySQLEnv(StrEnum):
 
 class S3Env(StrEnum):
     ENDPOINT = "S3_ENDPOINT"
-    ROOT_USER = "S3_ROOT_USER"
-    ROOT_PASSWORD = "S3_ROOT_PASSWORD"  # noqa: S105
+    # The object store's root login, named as its config key and stack output (minioRootPassword).
+    ROOT_USER = "MINIO_ROOT_USER"
+    ROOT_PASSWORD = "MINIO_ROOT_PASSWORD"  # noqa: S105
     BUCKETS = "S3_BUCKETS"
     USER = "S3_USER"
     USER_SECRET = "S3_USER_SECRET"  # noqa: S105
@@ -74,8 +75,9 @@ class GitBucketEnv(StrEnum):
     USER = "GITBUCKET_USER"  # who calls the API: root, in every set-up step
     PASSWORD = "GITBUCKET_PASSWORD"  # noqa: S105
     ROOT_PASSWORD = "GITBUCKET_ROOT_PASSWORD"  # noqa: S105
-    ACCOUNT_USER = "GITBUCKET_ACCOUNT_USER"  # the account ensured / made a collaborator
-    ACCOUNT_PASSWORD = "GITBUCKET_ACCOUNT_PASSWORD"  # noqa: S105
+    # The automation account (ensured; made a collaborator), named as its secret gitbucketAutomationPassword.
+    AUTOMATION_USER = "GITBUCKET_AUTOMATION_USER"
+    AUTOMATION_PASSWORD = "GITBUCKET_AUTOMATION_PASSWORD"  # noqa: S105
     REPO_NAME = "REPO_NAME"
     REPO_DESCRIPTION = "REPO_DESCRIPTION"
     REPO_OWNER = "REPO_OWNER"

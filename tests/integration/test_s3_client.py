@@ -12,6 +12,7 @@ import pytest
 
 from mlops_clients import s3
 from mlops_clients.common import InputError
+from mlops_clients.contracts import S3Env
 from tests.support.containers import S3Server, new_password
 
 pytestmark = pytest.mark.integration
@@ -112,10 +113,10 @@ def test_ensuring_a_user_again_is_harmless_and_rotates_its_secret(s3_server: S3S
 
 def test_wrong_root_credentials_name_the_service_and_call(s3_server: S3Server) -> None:
     environment = {
-        "S3_ENDPOINT": s3_server.endpoint,
-        "S3_ROOT_USER": s3_server.root_user,
-        "S3_ROOT_PASSWORD": "wrong-password",
-        "S3_BUCKETS": unique("never"),
+        S3Env.ENDPOINT.value: s3_server.endpoint,
+        S3Env.ROOT_USER.value: s3_server.root_user,
+        S3Env.ROOT_PASSWORD.value: "wrong-password",
+        S3Env.BUCKETS.value: unique("never"),
     }
     done = subprocess.run(
         [sys.executable, "-m", "mlops_clients.s3", "ensure-buckets"],
@@ -125,5 +126,5 @@ def test_wrong_root_credentials_name_the_service_and_call(s3_server: S3Server) -
         check=False,
     )
     assert done.returncode == 1
-    assert done.stderr.startswith(f"error: s3: create bucket {environment['S3_BUCKETS']} failed:")
+    assert done.stderr.startswith(f"error: s3: create bucket {environment[S3Env.BUCKETS]} failed:")
     assert "wrong-password" not in done.stderr
