@@ -130,8 +130,8 @@ class GitBucket(pulumi.ComponentResource):
             environment={
                 **db.client_env(),
                 **self.root_api_env(),
-                GitBucketEnv.ACCOUNT_USER: self.automation_user,
-                GitBucketEnv.ACCOUNT_PASSWORD: self.automation_password,
+                GitBucketEnv.AUTOMATION_USER: self.automation_user,
+                GitBucketEnv.AUTOMATION_PASSWORD: self.automation_password,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.root_ready]),
         )
@@ -223,7 +223,7 @@ class GitRepository(pulumi.ComponentResource):
             environment={
                 **server.root_api_env(),
                 GitBucketEnv.REPO_NAME: args.repo,
-                GitBucketEnv.ACCOUNT_USER: server.automation_user,
+                GitBucketEnv.AUTOMATION_USER: server.automation_user,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seeded, server.automation_ready]),
         )

@@ -104,8 +104,8 @@ class Jenkins(pulumi.ComponentResource):
                     f"JENKINS_ADMIN_ID={ADMIN_USER}",
                     f"JENKINS_ADMIN_PASSWORD={secrets[0]}",
                     f"JENKINS_URL={self.host_url}/",
-                    f"GITBUCKET_USER={args.gitbucket.automation_user}",
-                    f"GITBUCKET_PASSWORD={secrets[1]}",
+                    f"GITBUCKET_AUTOMATION_USER={args.gitbucket.automation_user}",
+                    f"GITBUCKET_AUTOMATION_PASSWORD={secrets[1]}",
                     f"PIPELINE_REPO_URL={args.pipeline_repo.internal_clone_url}",
                     *secrets[2],
                 ]

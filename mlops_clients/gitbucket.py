@@ -457,8 +457,8 @@ def _set_root_password_from_env() -> dict[str, Any]:
 def _ensure_account_from_env() -> dict[str, Any]:
     return ensure_account(
         _api_from_env(),
-        env(GitBucketEnv.ACCOUNT_USER),
-        env(GitBucketEnv.ACCOUNT_PASSWORD),
+        env(GitBucketEnv.AUTOMATION_USER),
+        env(GitBucketEnv.AUTOMATION_PASSWORD),
         write_password=_write_password_from_env,
     )
 
@@ -466,7 +466,7 @@ def _ensure_account_from_env() -> dict[str, Any]:
 def _ensure_collaborator_from_env() -> dict[str, Any]:
     api = _api_from_env()
     return api.ensure_collaborator(
-        env(GitBucketEnv.REPO_OWNER, api.user), env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.ACCOUNT_USER)
+        env(GitBucketEnv.REPO_OWNER, api.user), env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.AUTOMATION_USER)
     )
 
 

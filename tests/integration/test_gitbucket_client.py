@@ -524,8 +524,8 @@ def test_the_set_up_steps_run_as_the_stack_runs_them(db_fake: FakeGitBucket, dat
         GitBucketEnv.URL: db_fake.base_url,
         GitBucketEnv.USER: "root",
         GitBucketEnv.PASSWORD: ROOT_PASSWORD,
-        GitBucketEnv.ACCOUNT_USER: AUTOMATION,
-        GitBucketEnv.ACCOUNT_PASSWORD: AUTOMATION_PASSWORD,
+        GitBucketEnv.AUTOMATION_USER: AUTOMATION,
+        GitBucketEnv.AUTOMATION_PASSWORD: AUTOMATION_PASSWORD,
         GitBucketEnv.REPO_NAME: "app",
     }
 
@@ -547,7 +547,7 @@ def test_the_set_up_steps_run_as_the_stack_runs_them(db_fake: FakeGitBucket, dat
     assert run(GitBucketAction.ENSURE_ACCOUNT)["created"] is False
     assert run(GitBucketAction.ENSURE_COLLABORATOR)["changed"] is True
     assert run(GitBucketAction.ENSURE_COLLABORATOR)["changed"] is False
-    environment[GitBucketEnv.ACCOUNT_PASSWORD] = "rotated-Pass-3"
+    environment[GitBucketEnv.AUTOMATION_PASSWORD] = "rotated-Pass-3"
     assert run(GitBucketAction.ENSURE_ACCOUNT)["password_changed"] is True
 
 

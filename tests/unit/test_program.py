@@ -259,7 +259,8 @@ def test_jenkins_is_built_from_the_configured_image_and_configured_as_code(dev: 
     envs = dev.named("jenkins-server").inputs["envs"]
     assert is_secret(envs)
     names = {e.split("=", 1)[0] for e in plain(envs)}
-    assert {"JENKINS_ADMIN_PASSWORD", "GITBUCKET_PASSWORD", "PIPELINE_REPO_URL", "REGISTRY_PUSH_PREFIX"} <= names
+    needed = {"JENKINS_ADMIN_PASSWORD", "GITBUCKET_AUTOMATION_PASSWORD", "PIPELINE_REPO_URL", "REGISTRY_PUSH_PREFIX"}
+    assert needed <= names
     assert dev.outputs["jenkinsPipelineUrl"] == "http://127.0.0.1:8090/job/de_datapreprocessing_pipeline/"
 
 
@@ -328,7 +329,8 @@ def test_the_automation_account_reaches_jenkins_and_airflow_only_as_a_secret(dev
     for name in holders:
         assert _plaintext_paths(dev.named(name).inputs, AUTOMATION_PASSWORD) == [], name
     jenkins = dict(e.split("=", 1) for e in plain(dev.named("jenkins-server").inputs["envs"]))
-    assert (jenkins["GITBUCKET_USER"], jenkins["GITBUCKET_PASSWORD"]) == (AUTOMATION_USER, AUTOMATION_PASSWORD)
+    automation = (jenkins["GITBUCKET_AUTOMATION_USER"], jenkins["GITBUCKET_AUTOMATION_PASSWORD"])
+    assert automation == (AUTOMATION_USER, AUTOMATION_PASSWORD)
     # Of the set-up steps, only those that create it and make it a collaborator know it.
     commands = {r.name for r in dev.of_type(COMMAND) if _contains(r.inputs, AUTOMATION_PASSWORD)}
     assert commands == {"gitbucket-automation-account"}
@@ -341,13 +343,13 @@ def test_the_automation_account_is_a_writer_of_each_seeded_repo_before_it_is_use
     account = dev.named("gitbucket-automation-account")
     assert dev.depends_on(account, dev.named("gitbucket-root-password-set"))
     env = plain(account.inputs["environment"])
-    assert (env["GITBUCKET_USER"], env["GITBUCKET_ACCOUNT_USER"]) == ("root", AUTOMATION_USER)
+    assert (env["GITBUCKET_USER"], env["GITBUCKET_AUTOMATION_USER"]) == ("root", AUTOMATION_USER)
     assert {"DB_USER", "DB_PASSWORD", "DB_NAME", "MYSQL_HOST"} <= env.keys()  # a rotation writes the hash
     for repo in ("de_datapreprocessing", "myairflow_dags"):
         collaborator = dev.named(f"gitbucket-repo-{repo}-automation-collaborator")
         assert collaborator.inputs["create"].endswith("mlops_clients.gitbucket ensure-collaborator")
         env = plain(collaborator.inputs["environment"])
-        assert (env["REPO_NAME"], env["GITBUCKET_ACCOUNT_USER"]) == (repo, AUTOMATION_USER)
+        assert (env["REPO_NAME"], env["GITBUCKET_AUTOMATION_USER"]) == (repo, AUTOMATION_USER)
         assert dev.depends_on(collaborator, account)
         assert dev.depends_on(collaborator, dev.named(f"gitbucket-repo-{repo}-ensure"))
         assert dev.depends_on(dev.named("airflow-dag-processor"), collaborator)
