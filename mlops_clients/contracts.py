@@ -61,8 +61,9 @@ class MySQLEnv(StrEnum):
 
 class S3Env(StrEnum):
     ENDPOINT = "S3_ENDPOINT"
-    ROOT_USER = "S3_ROOT_USER"
-    ROOT_PASSWORD = "S3_ROOT_PASSWORD"  # noqa: S105
+    # The object store's root login, named as its config key and stack output (minioRootPassword).
+    ROOT_USER = "MINIO_ROOT_USER"
+    ROOT_PASSWORD = "MINIO_ROOT_PASSWORD"  # noqa: S105
     BUCKETS = "S3_BUCKETS"
     USER = "S3_USER"
     USER_SECRET = "S3_USER_SECRET"  # noqa: S105
