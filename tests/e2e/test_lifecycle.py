@@ -69,6 +69,7 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
         "airflowAdminPassword",
         "dvcSecretKey",
         "gitbucketRootPassword",
+        "gitbucketAutomationPassword",
     ):
         assert all_outputs[key].secret, key
 
@@ -227,7 +228,8 @@ def check_airflow(out: dict[str, object]) -> None:
 
 def check_gitbucket(out: dict[str, object]) -> None:
     """The repo wiring against the FAKE GitBucket: root's default password is gone,
-    both repos exist and hold the seeded content."""
+    both repos exist and hold the seeded content, the automation account writes to
+    them and is no admin."""
     url = str(out["gitbucketUrl"])
     user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
     assert requests.get(f"{url}/api/v3/repos/root/myairflow_dags", auth=(user, "root"), timeout=10).status_code == 401
@@ -237,3 +239,21 @@ def check_gitbucket(out: dict[str, object]) -> None:
     clone = gitbucket.run_git(["ls-remote", str(out["dagsRepoCloneUrl"])], None, user, password)
     assert clone.returncode == 0, clone.stderr
     assert "refs/heads/main" in clone.stdout
+    # The automation account (what Airflow and the pipeline use): reads both repos, no admin.
+    automation = (str(out["gitbucketAutomationUser"]), str(out["gitbucketAutomationPassword"]))
+    me = requests.get(f"{url}/api/v3/user", auth=automation, timeout=10).json()
+    assert (me["login"], me["site_admin"]) == (automation[0], False), me
+    for repo in ("de_datapreprocessing", "myairflow_dags"):
+        permission = requests.get(
+            f"{url}/api/v3/repos/root/{repo}/collaborators/{automation[0]}/permission", auth=automation, timeout=10
+        )
+        assert permission.json()["permission"] == "DEVELOPER", permission.text
+    refused = requests.post(
+        f"{url}/api/v3/admin/users",
+        json={"login": "e2e-intruder", "password": "e2e-intruder-pw", "email": "e2e@localhost"},
+        auth=automation,
+        timeout=10,
+    )
+    assert refused.status_code == 401, refused.text
+    clone = gitbucket.run_git(["ls-remote", str(out["dagsRepoCloneUrl"])], None, *automation)
+    assert clone.returncode == 0 and "refs/heads/main" in clone.stdout, clone.stderr

@@ -146,7 +146,10 @@ def test_a_job_cannot_read_the_credentials_of_the_pipeline_that_runs_it(stack: a
     md5 = version["data_md5"]
     report = dvc.get_object(Bucket="de-datapreprocessing", Key=f"dvcstore/files/md5/{md5[:2]}/{md5[2:]}")["Body"]
     records = [json.loads(line) for line in report.read().decode().splitlines()]
-    secrets = {name: str(out[name]) for name in ("gitbucketRootPassword", "dvcSecretKey", "registryPassword")}
+    secrets = {
+        name: str(out[name])
+        for name in ("gitbucketRootPassword", "gitbucketAutomationPassword", "dvcSecretKey", "registryPassword")
+    }
     leaks = sorted(
         f"{name} via {r['source']}"
         for r in records
