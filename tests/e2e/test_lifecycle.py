@@ -194,6 +194,10 @@ def check_s3(out: dict[str, object]) -> None:
 
     with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
         dvc.put_object(Bucket="mlflow", Key="probe/e2e.txt", Body=b"no")
+    # The DVC user adds data versions but can delete none.
+    with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+        dvc.delete_object(Bucket="de-datapreprocessing", Key="probe/e2e.txt")
+    assert dvc.get_object(Bucket="de-datapreprocessing", Key="probe/e2e.txt")["Body"].read() == b"ok"
 
 
 def check_airflow(out: dict[str, object]) -> None:
