@@ -551,3 +551,17 @@ def test_the_local_registry_wants_a_login_that_only_jenkins_and_airflow_get(dev:
         "airflow-init",
     }
     assert is_secret(dev.outputs["registryPassword"])
+
+
+def test_a_bind_address_beyond_loopback_is_warned_about_naming_every_exposed_service(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING"):
+        evaluate({**BASE_CONFIG, "bindAddress": "0.0.0.0"})
+    [warning] = [r.getMessage() for r in caplog.records if "is not loopback" in r.getMessage()]
+    for service in ("mysql (3306)", "minio (9000, 9001)", "registry (5000)", "gitbucket (8080)", "airflow (8085)"):
+        assert service in warning, warning
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        evaluate(BASE_CONFIG)
+    assert not [r for r in caplog.records if "is not loopback" in r.getMessage()]
