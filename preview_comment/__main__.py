@@ -1,0 +1,120 @@
+"""`python -m preview_comment --stack NAME [...]`: preview stacks and print the Markdown comment.
+
+Exit codes: 0 the comment is written; 2 a change would lose data and no override was
+given (`--allow-data-loss` or MLOPS_ALLOW_DATA_LOSS=1); 1 a preview failed or a file is unreadable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from preview_comment.model import StackPreview, parse_preview
+from preview_comment.render import DEFAULT_LIMIT, loses_data, render
+
+OVERRIDE_ENV = "MLOPS_ALLOW_DATA_LOSS"
+
+
+class PreviewFailed(Exception):
+    pass
+
+
+def run_preview(stack: str, timeout: float, cwd: Path | None = None) -> dict[str, Any]:
+    """`pulumi preview --json --stack <stack>`, parsed; nothing of its output is echoed (it could name a secret)."""
+    try:
+        done = subprocess.run(
+            ["pulumi", "preview", "--json", "--non-interactive", "--stack", stack],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as err:
+        raise PreviewFailed(f"pulumi preview --stack {stack} took more than {timeout:g} s") from err
+    except OSError as err:
+        raise PreviewFailed(f"pulumi preview --stack {stack} could not start: {err.strerror}") from err
+    if done.returncode != 0:
+        raise PreviewFailed(
+            f"pulumi preview --stack {stack} failed (exit {done.returncode}); run it by hand to see why"
+        )
+    try:
+        document = json.loads(done.stdout)
+    except json.JSONDecodeError as err:
+        raise PreviewFailed(f"pulumi preview --stack {stack} printed no JSON") from err
+    if not isinstance(document, dict):
+        raise PreviewFailed(f"pulumi preview --stack {stack} printed no JSON object")
+    return document
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m preview_comment", description=__doc__)
+    parser.add_argument("--stack", action="append", default=[], help="stack to preview (repeatable)")
+    parser.add_argument(
+        "--json-file",
+        action="append",
+        default=[],
+        metavar="F",
+        help="a saved `pulumi preview --json` instead of running it (repeatable; STACK=FILE names its stack)",
+    )
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help=f"comment size cap in bytes ({DEFAULT_LIMIT})")
+    parser.add_argument(
+        "--allow-data-loss", action="store_true", help=f"exit 0 even if data is lost (or {OVERRIDE_ENV}=1)"
+    )
+    parser.add_argument("--out", type=Path, help="also write the comment to this file")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per preview (900)")
+    parser.add_argument("--timing", action="store_true", help="print preview and render seconds to stderr")
+    return parser
+
+
+def _from_file(spec: str) -> StackPreview:
+    stack, sep, name = spec.partition("=")
+    path = Path(name if sep else spec)
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return parse_preview(stack if sep else path.stem, document)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.stack and not args.json_file:
+        _parser().error("give --stack or --json-file")
+    if args.limit < 1000:
+        _parser().error("--limit must be at least 1000")
+    allow = args.allow_data_loss or os.environ.get(OVERRIDE_ENV, "") in ("1", "true", "yes")
+    started = time.perf_counter()
+    try:
+        stacks = [parse_preview(stack, run_preview(stack, args.timeout)) for stack in args.stack]
+        stacks += [_from_file(spec) for spec in args.json_file]
+    except PreviewFailed as err:
+        print(f"preview_comment: {err}", file=sys.stderr)
+        return 1
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"preview_comment: cannot read a preview file: {err}", file=sys.stderr)
+        return 1
+    previewed = time.perf_counter()
+    comment = render(stacks, args.limit, allow_data_loss=allow)
+    rendered = time.perf_counter()
+    sys.stdout.write(comment)
+    if args.out is not None:
+        args.out.write_text(comment, encoding="utf-8")
+    if args.timing:
+        print(f"timing: preview {previewed - started:.2f} s, render {rendered - previewed:.3f} s", file=sys.stderr)
+    if loses_data(stacks) and not allow:
+        print(
+            "preview_comment: a change would lose data (see Data safety);"
+            f" --allow-data-loss or {OVERRIDE_ENV}=1 to accept",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
