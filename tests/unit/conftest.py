@@ -184,6 +184,11 @@ def is_secret(value: Any) -> bool:
     return isinstance(value, Secret) or rpc.is_rpc_secret(value)
 
 
+def env_of(resource: Registered) -> dict[str, str]:
+    """A container's environment as a dict, secrets unwrapped (to read what it received)."""
+    return dict(entry.split("=", 1) for entry in plain(resource.inputs["envs"]))
+
+
 def plain(value: Any) -> Any:
     """The value with every secret wrapper removed (to read what a resource received)."""
     if isinstance(value, Secret):

@@ -20,7 +20,7 @@ from components.network import StackNetwork, StackNetworkArgs
 from components.phpmyadmin import PhpMyAdmin, PhpMyAdminArgs
 from components.platform import SERVICES
 from components.registry import ExternalRegistry, Registry, RegistryArgs
-from tests.unit.conftest import BASE_CONFIG, Evaluation, evaluate, is_secret, mocked, plain, run
+from tests.unit.conftest import BASE_CONFIG, Evaluation, env_of, evaluate, is_secret, mocked, plain, run
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "mlops-test-net"
@@ -92,7 +92,7 @@ def test_gitbucket_alone_on_its_database() -> None:
         return git.outputs()
 
     evaluation = build_alone(build)
-    env = dict(e.split("=", 1) for e in plain(containers(evaluation)["git-server"]["envs"]))
+    env = env_of(evaluation.named("git-server"))
     assert env["GITBUCKET_DB_URL"].startswith("jdbc:mysql://mysql:3306/git?") and env["GITBUCKET_DB_USER"] == "git"
     assert evaluation.depends_on(evaluation.named("git-repo-dags-ensure"), evaluation.named("git-root-password-set"))
     assert evaluation.outputs["gitbucketUrl"] == "http://127.0.0.1:8080"
@@ -109,7 +109,7 @@ def test_jenkins_alone_with_an_external_registry() -> None:
         return Jenkins("ci", JenkinsArgs(s, s.services["jenkins"], NETWORK, git, repo, registry)).outputs()
 
     evaluation = build_alone(build)
-    env = dict(e.split("=", 1) for e in plain(containers(evaluation)["ci-server"]["envs"]))
+    env = env_of(evaluation.named("ci-server"))
     assert env["REGISTRY_PUSH_PREFIX"] == "reg.example.com/team" and env["REGISTRY_AUTH"] == "false"
     assert evaluation.outputs["jenkinsPipelineUrl"] == "http://127.0.0.1:8090/job/de_datapreprocessing_pipeline/"
 
@@ -129,7 +129,7 @@ def test_airflow_alone_has_no_wiring() -> None:
         "af-dag-processor",
         "af-triggerer",
     }
-    env = dict(e.split("=", 1) for e in plain(processes["af-scheduler"]["envs"]))
+    env = env_of(evaluation.named("af-scheduler"))
     assert not [key for key in env if key.startswith("AIRFLOW_CONN_")]
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("mysql+mysqldb://af:")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from tests.unit.conftest import Evaluation, plain
+from tests.unit.conftest import Evaluation, env_of, plain
 
 ROOT = Path(__file__).resolve().parents[2]
 CASC = ROOT / "images" / "jenkins" / "casc" / "jenkins.yaml"
@@ -27,7 +27,7 @@ def casc() -> dict[str, Any]:
 
 
 def container_env(evaluation: Evaluation) -> dict[str, str]:
-    return dict(e.split("=", 1) for e in plain(evaluation.named("jenkins-server").inputs["envs"]))
+    return env_of(evaluation.named("jenkins-server"))
 
 
 def test_every_variable_the_casc_file_needs_is_set_by_the_program(dev: Evaluation) -> None:

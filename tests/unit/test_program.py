@@ -9,7 +9,7 @@ import pytest
 from components import platform
 from components.base import SERVICE_LABEL
 from components.config import ConfigError
-from tests.unit.conftest import BASE_CONFIG, Evaluation, evaluate, is_secret, plain
+from tests.unit.conftest import BASE_CONFIG, Evaluation, env_of, evaluate, is_secret, plain
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -275,7 +275,7 @@ def test_airflow_reads_its_dags_from_gitbucket_and_gets_its_connections(dev: Eva
         assert not dev.depends_on(init, dev.named(ready))
         for other in ("airflow-api-server", "airflow-scheduler", "airflow-triggerer"):
             assert not dev.depends_on(dev.named(other), dev.named(ready)), other
-    envs = dict(e.split("=", 1) for e in plain(dev.named("airflow-scheduler").inputs["envs"]))
+    envs = env_of(dev.named("airflow-scheduler"))
     bundle = json.loads(envs["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
     assert bundle[0]["kwargs"]["git_conn_id"] == "gitbucket_dags"
     dags_conn = json.loads(envs["AIRFLOW_CONN_GITBUCKET_DAGS"])
@@ -328,7 +328,7 @@ def test_the_automation_account_reaches_jenkins_and_airflow_only_as_a_secret(dev
     assert holders == {"jenkins-server", *AIRFLOW_CONTAINERS}
     for name in holders:
         assert _plaintext_paths(dev.named(name).inputs, AUTOMATION_PASSWORD) == [], name
-    jenkins = dict(e.split("=", 1) for e in plain(dev.named("jenkins-server").inputs["envs"]))
+    jenkins = env_of(dev.named("jenkins-server"))
     automation = (jenkins["GITBUCKET_AUTOMATION_USER"], jenkins["GITBUCKET_AUTOMATION_PASSWORD"])
     assert automation == (AUTOMATION_USER, AUTOMATION_PASSWORD)
     # Of the set-up steps, only those that create it and make it a collaborator know it.
@@ -372,7 +372,7 @@ def test_a_chosen_automation_password_is_used_instead_of_a_generated_one() -> No
 
 def test_airflow_without_gitbucket_has_no_dag_bundle() -> None:
     evaluation = evaluate({**BASE_CONFIG, "jenkins": {"enabled": False}, "gitbucket": {"enabled": False}})
-    envs = dict(e.split("=", 1) for e in plain(evaluation.named("airflow-scheduler").inputs["envs"]))
+    envs = env_of(evaluation.named("airflow-scheduler"))
     assert "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST" not in envs
     assert "AIRFLOW_CONN_MINIO_DEFAULT" in envs
 
@@ -434,7 +434,7 @@ def test_jenkins_pushes_to_the_external_registry_with_its_login(external: Evalua
 
 
 def test_jenkins_logs_in_to_the_local_registry(dev: Evaluation) -> None:
-    env = dict(e.split("=", 1) for e in plain(dev.named("jenkins-server").inputs["envs"]))
+    env = env_of(dev.named("jenkins-server"))
     assert env["REGISTRY_AUTH"] == "true" and env["REGISTRY_PUSH_PREFIX"] == env["REGISTRY_SERVER"] == "localhost:5000"
     assert env["REGISTRY_USER"] == "mlops-pipeline"
     assert env["REGISTRY_PASSWORD"] == "mock-secret-registry-pipeline-password"
@@ -446,7 +446,7 @@ def test_airflow_pulls_from_the_external_registry_with_a_docker_connection(exter
     for process in ("api-server", "scheduler", "dag-processor", "triggerer"):
         envs = external.named(f"airflow-{process}").inputs["envs"]
         assert _plaintext_paths(envs, EXTERNAL_REGISTRY_PASSWORD) == []
-    env = dict(e.split("=", 1) for e in plain(external.named("airflow-scheduler").inputs["envs"]))
+    env = env_of(external.named("airflow-scheduler"))
     assert env["DE_PREPROCESSING_IMAGE"] == "registry.example.com:5443/team/de_datapreprocessing:latest"
     assert env["DE_PREPROCESSING_REGISTRY_CONN_ID"] == "registry_default"
     assert json.loads(env["AIRFLOW_CONN_REGISTRY_DEFAULT"]) == {
@@ -461,7 +461,7 @@ def test_airflow_pulls_from_the_external_registry_with_a_docker_connection(exter
 def test_airflow_logs_in_to_the_local_registry(dev: Evaluation) -> None:
     import json
 
-    env = dict(e.split("=", 1) for e in plain(dev.named("airflow-scheduler").inputs["envs"]))
+    env = env_of(dev.named("airflow-scheduler"))
     assert env["DE_PREPROCESSING_IMAGE"] == "localhost:5000/de_datapreprocessing:latest"
     assert env["DE_PREPROCESSING_REGISTRY_CONN_ID"] == "registry_default"
     assert json.loads(env["AIRFLOW_CONN_REGISTRY_DEFAULT"]) == {
