@@ -153,7 +153,7 @@ def load(
     problems: list[str] = []
     service_secrets = tuple(key for spec in specs for key in spec.secrets)
     renamed = {old: new for spec in specs for old, new in spec.renamed_keys.items()}
-    known = STACK_WIDE_KEYS | {spec.name for spec in specs} | set(service_secrets)
+    known = known_keys(specs)
 
     if not _STACK_NAME.fullmatch(stack):
         problems.append(
@@ -283,6 +283,11 @@ def load(
         has_secret_seed=has_seed,
         external_registry=external_registry,
     )
+
+
+def known_keys(specs: Sequence[ServiceSpec]) -> frozenset[str]:
+    """Every config key of the stack: the stack-wide ones, each service's and its secrets."""
+    return STACK_WIDE_KEYS | {spec.name for spec in specs} | {key for spec in specs for key in spec.secrets}
 
 
 def _is_loopback(address: str) -> bool:
@@ -458,7 +463,7 @@ def from_pulumi(specs: Sequence[ServiceSpec]) -> StackConfig:
     config = pulumi.Config()
     renamed = {old for spec in specs for old in spec.renamed_keys}
     passwords = {key for spec in specs for key in spec.secrets} | {SECRET_SEED_KEY, EXTERNAL_REGISTRY_PASSWORD_KEY}
-    known = STACK_WIDE_KEYS | {spec.name for spec in specs} | passwords | renamed
+    known = known_keys(specs) | renamed
     handed = {k.removeprefix(namespace) for k in pulumi.runtime.get_config_env() if k.startswith(namespace)}
     encrypted = {
         k.removeprefix(namespace) for k in pulumi.runtime.get_config_secret_keys_env() if k.startswith(namespace)
