@@ -14,18 +14,19 @@ from components import mysql
 from components.base import (
     Mount,
     Published,
+    after_step,
     data_volume,
     generated_fernet_key,
     generated_secret,
-    hardening_args,
-    labels,
     local_image,
+    one_shot_container,
     secret_password,
     service_container,
 )
 from components.config import StackConfig
 from components.gitbucket import GitBucket, GitRepository
 from components.minio import Minio, S3ServiceUser
+from components.mlflow import MLflow
 from components.mysql import MySQL, ServiceDatabase
 from components.registry import ImageRegistry
 from components.spec import ServiceConfig, ServiceSpec
@@ -99,11 +100,15 @@ class AirflowArgs:
     minio: Minio | None = None
     dvc_user: S3ServiceUser | None = None
     registry: ImageRegistry | None = None
+    mlflow: MLflow | None = None
+    training_repo: GitRepository | None = None
 
     def ready(self) -> list[pulumi.Resource]:
         """What must exist before the DAG processor first parses the DAG repo (a repo's
         `ready`: seeded, and the automation account its collaborator)."""
-        return [r.ready for r in (self.dags_repo, self.pipeline_repo, self.dvc_user) if r is not None]
+        return [
+            r.ready for r in (self.dags_repo, self.pipeline_repo, self.training_repo, self.dvc_user) if r is not None
+        ]
 
 
 def docker_registry_connection(server: str, username: str, password: str) -> dict[str, object]:
@@ -165,9 +170,27 @@ def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[st
                 ),
             )
         )
+    if args.mlflow is not None:
+        tracking = args.mlflow
+        # The pipeline account: it manages what it creates, nothing else (components/mlflow.py).
+        env.append(
+            conn(
+                ConnId.MLFLOW,
+                tracking.pipeline_password.apply(
+                    lambda password: {
+                        "conn_type": "http",
+                        "host": tracking.internal_url,
+                        "login": tracking.pipeline_user,
+                        "password": password,
+                    }
+                ),
+            )
+        )
+        env.append(pulumi.Output.from_input(f"{Env.MLFLOW_CONN_ID}={ConnId.MLFLOW.value}"))
     if args.registry is not None:
         registry = args.registry
         env.append(pulumi.Output.from_input(f"{Env.IMAGE}={registry.push_prefix}/de_datapreprocessing:latest"))
+        env.append(pulumi.Output.from_input(f"{Env.TRAINING_IMAGE}={registry.push_prefix}/ds_mlmodeling:latest"))
         if registry.username is not None and registry.password is not None:
             username = registry.username
             env.append(
@@ -240,26 +263,20 @@ class Airflow(pulumi.ComponentResource):
         logs = data_volume(f"{name}-logs", stack, "airflow-logs", self)
         log_mount = Mount(logs.name, "/opt/airflow/logs")
 
-        init = docker.Container(
+        _, initialised = one_shot_container(
             f"{name}-init",
-            name=f"{stack.prefix}-airflow-init",
+            stack=stack,
+            service=service,
             image=image,
+            network=args.network,
             command=["bash", "-c", INIT_SCRIPT],
             envs=pulumi.Output.all(common_env, self.admin_password).apply(
                 lambda values: [*values[0], f"AIRFLOW_ADMIN_USER={ADMIN_USER}", f"AIRFLOW_ADMIN_PASSWORD={values[1]}"]
             ),
             user="50000:0",
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network)],
-            memory=service.memory_mb,
-            memory_swap=service.memory_mb,
-            restart="no",
-            must_run=False,
-            attach=True,  # `up` waits for the migration and fails if it fails
-            logs=False,
-            labels=labels(stack, service.name),
-            **hardening_args(drop_capabilities=True),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
         )
+        process_env = after_step(common_env, initialised)
 
         def process(
             suffix: str,
@@ -278,7 +295,7 @@ class Airflow(pulumi.ComponentResource):
                 network=args.network,
                 alias=ALIAS if suffix == "api-server" else f"{ALIAS}-{suffix}",
                 command=["airflow", suffix],
-                envs=common_env,
+                envs=process_env,
                 user="50000:0",
                 mounts=[log_mount],
                 health=[health],
@@ -290,7 +307,7 @@ class Airflow(pulumi.ComponentResource):
                 group_adds=group_adds,
                 uploads=uploads,
                 drop_capabilities=True,  # runs as the airflow user from the start
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[init, *waits_for]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(waits_for)),
             )
 
         heartbeat = [docker.ContainerUploadArgs(file=HEARTBEAT_CHECK_FILE, content=HEARTBEAT_CHECK)]

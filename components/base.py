@@ -10,8 +10,9 @@ import base64
 import hashlib
 import hmac
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -20,6 +21,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.config import SECRET_SEED_KEY, StackConfig
+from components.files import PROJECT_DIR, context_hash
 from components.spec import ServiceConfig
 from mlops_clients.contracts import Client
 
@@ -72,6 +74,29 @@ def local_image(name: str, reference: str, parent: pulumi.Resource) -> pulumi.Ou
         name,
         name=reference,
         keep_locally=True,
+        opts=pulumi.ResourceOptions(parent=parent),
+    ).image_id
+
+
+def derived_image(
+    name: str, stack: StackConfig, context: str, build_args: Mapping[str, str], parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """An image the program builds on the host's engine from a directory of the project; never pushed.
+
+    Named by the hash of the directory and of the build arguments (the base image),
+    so a change to either builds a new image and replaces what runs it.
+    """
+    digest = hashlib.sha256(context_hash(PROJECT_DIR / context).encode())
+    for key, value in sorted(build_args.items()):
+        digest.update(f"\0{key}={value}".encode())
+    return docker.RemoteImage(
+        name,
+        name=f"{stack.prefix}-{Path(context).name}:{digest.hexdigest()[:12]}",
+        build=docker.RemoteImageBuildArgs(
+            context=context,  # relative to the project: the same on every machine
+            build_args=dict(build_args),
+        ),
+        keep_locally=False,
         opts=pulumi.ResourceOptions(parent=parent),
     ).image_id
 
@@ -206,6 +231,76 @@ def service_container(
         **hardening_args(drop_capabilities),
         # A fixed host port cannot be held by old and new container at once.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True)),
+    )
+
+
+def one_shot_container(
+    name: str,
+    *,
+    stack: StackConfig,
+    service: ServiceConfig,
+    image: pulumi.Input[str],
+    network: pulumi.Input[str],
+    command: Sequence[str],
+    envs: pulumi.Input[Sequence[pulumi.Input[str]]],
+    user: str,
+    uploads: Sequence[docker.ContainerUploadArgs] | None = None,
+    mounts: Sequence[Mount] = (),
+    working_dir: str | None = None,
+    opts: pulumi.ResourceOptions,
+) -> tuple[docker.Container, pulumi.Output[str]]:
+    """A step that runs to completion before a service starts (a migration): the container and its
+    checked exit.
+
+    `up` waits for it (`attach`), but the Docker provider records the exit code without
+    failing on it; the second value resolves to the container's id only if it exited 0,
+    else fails the update with the command to read its log. What must not start after a
+    failed step takes that value as an input (`after_step`).
+    """
+    container_name = f"{stack.prefix}-{name}"
+    container = docker.Container(
+        name,
+        name=container_name,
+        image=image,
+        command=list(command),
+        envs=envs,
+        user=user,
+        working_dir=working_dir,
+        uploads=list(uploads) if uploads else None,
+        volumes=[docker.ContainerVolumeArgs(volume_name=m.volume_name, container_path=m.container_path) for m in mounts]
+        or None,
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network)],
+        memory=service.memory_mb,
+        memory_swap=service.memory_mb,
+        restart="no",
+        must_run=False,
+        attach=True,
+        logs=False,
+        labels=labels(stack, service.name),
+        **hardening_args(drop_capabilities=True),
+        opts=opts,
+    )
+
+    def checked(exit_and_id: list[Any]) -> str:
+        exit_code, container_id = exit_and_id
+        if exit_code != 0:
+            raise RuntimeError(
+                f"{container_name} exited with code {exit_code}: nothing after it was started. "
+                f"Its log: docker logs {container_name}"
+            )
+        return str(container_id)
+
+    return container, pulumi.Output.all(container.exit_code, container.id).apply(checked)
+
+
+AFTER_STEP_VARIABLE = "MLOPS_AFTER_STEP"
+
+
+def after_step(envs: pulumi.Input[Sequence[pulumi.Input[str]]], step: pulumi.Output[str]) -> pulumi.Output[list[str]]:
+    """`envs` plus the id of the one-shot step it must follow: unresolved (so nothing starts)
+    unless the step succeeded, and a new step run restarts the service."""
+    return pulumi.Output.all(pulumi.Output.from_input(envs), step).apply(
+        lambda values: [*values[0], f"{AFTER_STEP_VARIABLE}={values[1]}"]
     )
 
 

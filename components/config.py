@@ -151,7 +151,8 @@ def load(
     of a local Docker socket (injected so tests need no socket).
     """
     problems: list[str] = []
-    service_secrets = tuple(key for spec in specs for key in spec.secrets)
+    min_lengths = {key: spec.min_password_length for spec in specs for key in spec.secrets}
+    service_secrets = tuple(min_lengths)
     renamed = {old: new for spec in specs for old, new in spec.renamed_keys.items()}
     known = known_keys(specs)
 
@@ -202,7 +203,7 @@ def load(
         if key in raw and key not in secret_keys:
             problems.append(f"'{key}' is stored in plaintext: set it with `pulumi config set --secret {key}`")
         elif key in raw:
-            problems.extend(_password_problems(key, raw[key]))
+            problems.extend(_password_problems(key, raw[key], min_lengths[key]))
 
     has_seed = SECRET_SEED_KEY in raw
     if has_seed and SECRET_SEED_KEY not in secret_keys:
@@ -297,9 +298,9 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def _password_problems(key: str, value: Any) -> list[str]:
-    if not isinstance(value, str) or not MIN_PASSWORD_LENGTH <= len(value) <= MAX_PASSWORD_LENGTH:
-        return [f"'{key}' must be a string of {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"]
+def _password_problems(key: str, value: Any, min_length: int = MIN_PASSWORD_LENGTH) -> list[str]:
+    if not isinstance(value, str) or not min_length <= len(value) <= MAX_PASSWORD_LENGTH:
+        return [f"'{key}' must be a string of {min_length} to {MAX_PASSWORD_LENGTH} characters"]
     if not _PASSWORD.fullmatch(value):
         return [f"'{key}' may hold printable ASCII characters only (no spaces, newlines or accented letters)"]
     return []

@@ -12,6 +12,7 @@ from mlops_clients.common import seed_files
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Where the program builds derived images from, relative to the project (the same on every machine).
 JENKINS_IMAGE_CONTEXT = "images/jenkins"
+MLFLOW_IMAGE_CONTEXT = "images/mlflow"
 
 
 def content_hash(source: Path) -> str:
@@ -27,4 +28,15 @@ def content_hash(source: Path) -> str:
         digest.update(os.fsencode(relative) + b"\0" + path.read_bytes() + b"\0")
         if path.stat().st_mode & stat.S_IXUSR:  # git records it (100755); hashed only then: older hashes hold
             digest.update(b"x\0")
+    return digest.hexdigest()
+
+
+def context_hash(context: Path) -> str:
+    """Hash of everything `docker build` would send from `context`: every file, tracked or not
+    (a build reads the directory, not git), by path, bytes and executable bit."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        relative = path.relative_to(context).as_posix()
+        executable = b"x" if path.stat().st_mode & stat.S_IXUSR else b"-"
+        digest.update(relative.encode() + b"\0" + executable + path.read_bytes() + b"\0")
     return digest.hexdigest()

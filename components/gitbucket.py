@@ -50,6 +50,7 @@ SPEC = ServiceSpec(
         "gitbucketAutomationPassword",
         "appRepoCloneUrl",
         "dagsRepoCloneUrl",
+        "trainingRepoCloneUrl",
     ),
     # Exported under this name until the key, the output and the variable were given one name.
     renamed_keys={"gitbucketAdminPassword": "gitbucketRootPassword"},

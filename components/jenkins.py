@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 
 from components import gitbucket, registry
-from components.base import Mount, Published, data_volume, secret_password, service_container
+from components.base import Mount, Published, data_volume, derived_image, secret_password, service_container
 from components.config import StackConfig
-from components.files import JENKINS_IMAGE_CONTEXT, PROJECT_DIR, content_hash
+from components.files import JENKINS_IMAGE_CONTEXT
 from components.gitbucket import GitBucket, GitRepository
 from components.registry import ImageRegistry
 from components.spec import ServiceConfig, ServiceSpec
@@ -42,6 +41,7 @@ class JenkinsArgs:
     gitbucket: GitBucket
     pipeline_repo: GitRepository
     registry: ImageRegistry
+    training_repo: GitRepository | None = None  # built by its own job when the stack seeds it
 
 
 def registry_environment(registry: ImageRegistry) -> pulumi.Output[list[str]]:
@@ -76,24 +76,13 @@ class Jenkins(pulumi.ComponentResource):
         # The git plugin's push notification: re-scans every job whose remote is this URL.
         self.notify_commit_url = f"{self.internal_url}/git/notifyCommit?url={args.pipeline_repo.internal_clone_url}"
 
-        # Derived from the configured Jenkins image; named by content so a change rebuilds
-        # (a RemoteImage with a build: built by the host's engine, never pushed).
-        image = docker.RemoteImage(
-            f"{name}-image",
-            name=f"{stack.prefix}-jenkins:{content_hash(PROJECT_DIR / JENKINS_IMAGE_CONTEXT)[:12]}",
-            build=docker.RemoteImageBuildArgs(
-                context=JENKINS_IMAGE_CONTEXT,  # relative to the project: the same on every machine
-                build_args={"JENKINS_IMAGE": service.image},
-            ),
-            keep_locally=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        image = derived_image(f"{name}-image", stack, JENKINS_IMAGE_CONTEXT, {"JENKINS_IMAGE": service.image}, self)
         volume = data_volume(f"{name}-home", stack, "jenkins-home", self)
         self.container = service_container(
             f"{name}-server",
             stack=stack,
             service=service,
-            image=image.image_id,
+            image=image,
             network=args.network,
             alias=ALIAS,
             # The `gitbucket` credential (JCasC) is the automation account: never GitBucket's root.
@@ -107,6 +96,7 @@ class Jenkins(pulumi.ComponentResource):
                     f"GITBUCKET_AUTOMATION_USER={args.gitbucket.automation_user}",
                     f"GITBUCKET_AUTOMATION_PASSWORD={secrets[1]}",
                     f"PIPELINE_REPO_URL={args.pipeline_repo.internal_clone_url}",
+                    *([f"TRAINING_REPO_URL={args.training_repo.internal_clone_url}"] if args.training_repo else []),
                     *secrets[2],
                 ]
             ),
@@ -119,9 +109,14 @@ class Jenkins(pulumi.ComponentResource):
             start_period=120,
             wait_timeout=600,
             # The repo seeded, the automation account created and made its collaborator.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.pipeline_repo.ready]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[r.ready for r in (args.pipeline_repo, args.training_repo) if r is not None]
+            ),
         )
         self.webhook = args.pipeline_repo.webhook("jenkins", self.notify_commit_url)
+        if args.training_repo is not None:
+            notify = f"{self.internal_url}/git/notifyCommit?url={args.training_repo.internal_clone_url}"
+            args.training_repo.webhook("jenkins", notify)
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,

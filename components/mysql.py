@@ -100,7 +100,9 @@ class MySQL(pulumi.ComponentResource):
             network=args.network,
             alias=ALIAS,
             envs=[pulumi.Output.concat("MYSQL_ROOT_PASSWORD=", self.root_password)],
-            command=["mysqld", f"--init-file={ROOT_PASSWORD_FILE}"],
+            # MLflow's migrations create triggers as its own user: with binary logging on
+            # (MySQL's default) that needs SUPER unless the server trusts function creators.
+            command=["mysqld", f"--init-file={ROOT_PASSWORD_FILE}", "--log-bin-trust-function-creators=ON"],
             # Read by mysqld (user mysql) only; the container runs nothing else.
             uploads=[
                 docker.ContainerUploadArgs(

@@ -17,12 +17,13 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_docker as docker
 
-from components import airflow, gitbucket, jenkins, minio, mysql, phpmyadmin, registry
+from components import airflow, gitbucket, jenkins, minio, mlflow, mysql, phpmyadmin, registry
 from components.airflow import Airflow, AirflowArgs
 from components.config import StackConfig
 from components.gitbucket import GitBucket, GitBucketArgs, GitRepository
 from components.jenkins import Jenkins, JenkinsArgs
 from components.minio import Minio, MinioArgs, S3ServiceUser
+from components.mlflow import MLflow, MLflowArgs
 from components.mysql import MySQL, MySQLArgs
 from components.network import StackNetwork, StackNetworkArgs
 from components.registry import ExternalRegistry, ImageRegistry, Registry, RegistryArgs
@@ -46,6 +47,7 @@ LEAVES: tuple[Leaf, ...] = (Leaf(phpmyadmin.SPEC, phpmyadmin.deploy),)
 SERVICES: tuple[ServiceSpec, ...] = (
     mysql.SPEC,
     minio.SPEC,
+    mlflow.SPEC,
     registry.SPEC,
     gitbucket.SPEC,
     jenkins.SPEC,
@@ -60,10 +62,12 @@ class Platform:
     mysql: MySQL | None
     minio: Minio | None
     dvc_user: S3ServiceUser | None
+    mlflow: MLflow | None
     registry: ImageRegistry | None
     gitbucket: GitBucket | None
     app_repo: GitRepository | None
     dags_repo: GitRepository | None
+    training_repo: GitRepository | None
     jenkins: Jenkins | None
     airflow: Airflow | None
     # Services nothing else needs: only their outputs matter here.
@@ -72,7 +76,7 @@ class Platform:
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         """The stack outputs: where to log in, and with what (passwords as secrets)."""
         merged: dict[str, pulumi.Input[Any]] = {"network": self.network.name}
-        for service in (self.mysql, self.minio, self.registry, self.gitbucket, self.jenkins, self.airflow):
+        for service in (self.mysql, self.minio, self.mlflow, self.registry, self.gitbucket, self.jenkins, self.airflow):
             if service is not None:
                 merged.update(service.outputs())
         for leaf in self.leaves:
@@ -83,6 +87,8 @@ class Platform:
             merged["appRepoCloneUrl"] = self.app_repo.host_clone_url
         if self.dags_repo is not None:
             merged["dagsRepoCloneUrl"] = self.dags_repo.host_clone_url
+        if self.training_repo is not None:
+            merged["trainingRepoCloneUrl"] = self.training_repo.host_clone_url
         return merged
 
 
@@ -107,13 +113,28 @@ def deploy(stack: StackConfig) -> Platform:
     object_store = Minio("minio", MinioArgs(*args_of("minio")), opts) if stack.enabled("minio") else None
     dvc_user = object_store.service_user("dvc", ["de-datapreprocessing"]) if object_store else None
 
+    tracking = None
+    if stack.enabled("mlflow"):
+        server, store = needed(db_server, "mlflow", "mysql"), needed(object_store, "mlflow", "minio")
+        tracking = MLflow(
+            "mlflow",
+            MLflowArgs(
+                *args_of("mlflow"),
+                mysql=server,
+                database=server.database("mlflow"),
+                minio=store,
+                s3_user=store.service_user("mlflow", [mlflow.BUCKET]),
+            ),
+            opts,
+        )
+
     image_registry: ImageRegistry | None = None
     if stack.enabled("registry"):
         image_registry = Registry("registry", RegistryArgs(*args_of("registry")), opts)
     elif stack.external_registry is not None:
         image_registry = ExternalRegistry.from_config(stack.external_registry)
 
-    git_server, app_repo, dags_repo = None, None, None
+    git_server, app_repo, dags_repo, training_repo = None, None, None, None
     if stack.enabled("gitbucket"):
         server = needed(db_server, "gitbucket", "mysql")
         git_server = GitBucket(
@@ -123,6 +144,10 @@ def deploy(stack: StackConfig) -> Platform:
             "de_datapreprocessing", "gitbucket_repos/de_datapreprocessing", "Data preprocessing job (DVC on MinIO)"
         )
         dags_repo = git_server.repository("myairflow_dags", "dags", "Airflow DAGs, read by Airflow's git DAG bundle")
+        if tracking is not None:
+            training_repo = git_server.repository(
+                "ds_mlmodeling", "gitbucket_repos/ds_mlmodeling", "Model training job (MLflow registry, @champion)"
+            )
 
     ci = None
     if stack.enabled("jenkins"):
@@ -133,6 +158,7 @@ def deploy(stack: StackConfig) -> Platform:
                 gitbucket=needed(git_server, "jenkins", "gitbucket"),
                 pipeline_repo=needed(app_repo, "jenkins", "gitbucket"),
                 registry=needed(image_registry, "jenkins", "a registry"),
+                training_repo=training_repo,
             ),
             opts,
         )
@@ -152,6 +178,8 @@ def deploy(stack: StackConfig) -> Platform:
                 minio=object_store,
                 dvc_user=dvc_user,
                 registry=image_registry,
+                mlflow=tracking,
+                training_repo=training_repo,
             ),
             opts,
         )
@@ -161,10 +189,12 @@ def deploy(stack: StackConfig) -> Platform:
         mysql=db_server,
         minio=object_store,
         dvc_user=dvc_user,
+        mlflow=tracking,
         registry=image_registry,
         gitbucket=git_server,
         app_repo=app_repo,
         dags_repo=dags_repo,
+        training_repo=training_repo,
         jenkins=ci,
         airflow=scheduler,
     )

@@ -39,6 +39,8 @@ class ServiceSpec:
     replaced_by: str | None = None
     # Keys users may still have from an earlier release: old name -> new name.
     renamed_keys: Mapping[str, str] = field(default_factory=dict)
+    # The shortest password the service itself accepts for its `secrets` (config refuses less).
+    min_password_length: int = 8
 
 
 @dataclass(frozen=True)

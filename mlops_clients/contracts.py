@@ -43,9 +43,15 @@ class GitBucketAction(StrEnum):
     ENSURE_COLLABORATOR = "ensure-collaborator"  # that account may write to a repository
 
 
+class MLflowAction(StrEnum):
+    # Run inside the MLflow image, before the server starts (mlops_clients.mlflow_server).
+    PREPARE = "prepare"
+
+
 MYSQL = Client("mysql", frozenset(MySQLAction))
 S3 = Client("s3", frozenset(S3Action))
 GITBUCKET = Client("gitbucket", frozenset(GitBucketAction))
+MLFLOW_SERVER = Client("mlflow_server", frozenset(MLflowAction))
 
 
 class MySQLEnv(StrEnum):
@@ -86,6 +92,29 @@ class GitBucketEnv(StrEnum):
     SEED_HASH = "SEED_HASH"
     HOOK_URL = "HOOK_URL"
 
+
+class MLflowEnv(StrEnum):
+    """What the MLflow server, its prepare step and its clients read.
+
+    BACKEND_STORE_URI, AUTH_CONFIG_PATH, FLASK_SECRET_KEY and TRACKING_* are MLflow's own variables. Each account's
+    password is named as its stack secret (mlflowAdminPassword, mlflowPipelinePassword).
+    """
+
+    BACKEND_STORE_URI = "MLFLOW_BACKEND_STORE_URI"
+    AUTH_DATABASE_URI = "MLFLOW_AUTH_DATABASE_URI"  # ours: where the prepare step finds the user store
+    AUTH_CONFIG_PATH = "MLFLOW_AUTH_CONFIG_PATH"
+    FLASK_SECRET_KEY = "MLFLOW_FLASK_SERVER_SECRET_KEY"  # noqa: S105 (a variable name)
+    ADMIN_USER = "MLFLOW_ADMIN_USER"
+    ADMIN_PASSWORD = "MLFLOW_ADMIN_PASSWORD"  # noqa: S105
+    PIPELINE_USER = "MLFLOW_PIPELINE_USER"
+    PIPELINE_PASSWORD = "MLFLOW_PIPELINE_PASSWORD"  # noqa: S105
+    TRACKING_URI = "MLFLOW_TRACKING_URI"
+    TRACKING_USERNAME = "MLFLOW_TRACKING_USERNAME"
+    TRACKING_PASSWORD = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105
+
+
+# MLflow's basic-auth refuses shorter passwords (mlflow.utils.validation._validate_password).
+MLFLOW_MIN_PASSWORD_LENGTH = 12
 
 _REPO_NAME = re.compile(r"[a-zA-Z0-9\-+_.]{1,100}", re.ASCII)  # GitBucket's CreateARepository.isValid
 # GitBucket's user form (SystemSettingsController newUserForm: maxlength(100), identifier,

@@ -12,6 +12,7 @@
 #   airflow  mlops-local/airflow:3.3.2                         for apache/airflow:3.3.2
 #   registry mlops-local/registry:2                            for registry:3.1.1
 #   phpmyadmin mlops-local/phpmyadmin:5.2                      for phpmyadmin:5.2 (Debian's phpmyadmin 5.2.1, apache + mod_php)
+#   mlflow   mlops-local/mlflow:3.17.2                         for ghcr.io/mlflow/mlflow:v3.17.2 (MLflow from PyPI)
 #   gitbucket-fake mlops-local/gitbucket-fake:test             a FAKE GitBucket for the e2e stack (tests only)
 #
 # Reruns are cheap: an image is skipped when its tag exists and carries the
@@ -25,7 +26,7 @@ ROOT="$(dirname "$OFFLINE_DIR")"
 IMAGES_DIR="$OFFLINE_DIR/images"
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 HASH_LABEL=org.mlops-local.build-hash
-ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin gitbucket-fake)
+ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin mlflow gitbucket-fake)
 
 # MLOPS_IMAGE_PREFIX lets tests build into another namespace without touching
 # the images other users of this engine run.
@@ -37,6 +38,7 @@ declare -A TAGS=(
   [airflow]=$PREFIX/airflow:3.3.2
   [registry]=$PREFIX/registry:2
   [phpmyadmin]=$PREFIX/phpmyadmin:5.2
+  [mlflow]=$PREFIX/mlflow:3.17.2
   [gitbucket-fake]=$PREFIX/gitbucket-fake:test
 )
 

@@ -31,6 +31,7 @@ IMAGES = {
     "registry": os.environ.get("MLOPS_TEST_REGISTRY_IMAGE", "mlops-local/registry:2"),
     "gitbucket": os.environ.get("MLOPS_TEST_GITBUCKET_IMAGE", "mlops-local/gitbucket-fake:test"),
     "phpmyadmin": os.environ.get("MLOPS_TEST_PHPMYADMIN_IMAGE", "mlops-local/phpmyadmin:5.2"),
+    "mlflow": os.environ.get("MLOPS_TEST_MLFLOW_IMAGE", "mlops-local/mlflow:3.17.2"),
 }
 
 

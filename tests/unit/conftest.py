@@ -77,6 +77,9 @@ def secret_value(name: str) -> str:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Resources echo their inputs as outputs, plus the computed outputs the program reads."""
 
+    def __init__(self, exit_codes: Mapping[str, int] | None = None) -> None:
+        self.exit_codes = dict(exit_codes or {})
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
@@ -85,6 +88,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["b64Url"] = secret_value(args.name)
         elif args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = f"sha256:{args.name}"
+        elif args.typ == "docker:index/container:Container" and args.inputs.get("mustRun") is False:
+            # A one-shot step that ran: its exit code as the provider records it.
+            outputs["exitCode"] = self.exit_codes.get(args.name, 0)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -92,8 +98,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(mocks.MockMonitor):
-    def __init__(self, evaluation: Evaluation) -> None:
-        super().__init__(RecordingMocks())
+    def __init__(self, evaluation: Evaluation, exit_codes: Mapping[str, int] | None = None) -> None:
+        super().__init__(RecordingMocks(exit_codes))
         self.evaluation = evaluation
 
     def RegisterResource(self, request: Any) -> Any:
@@ -136,10 +142,15 @@ class Secret:
     value: Any
 
 
-def mocked(evaluation: Evaluation, stack: str) -> None:
+def mocked(evaluation: Evaluation, stack: str, exit_codes: Mapping[str, int] | None = None) -> None:
+    """Pulumi's mocks, recording into `evaluation`; `exit_codes` of one-shot containers by name (else 0)."""
     pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_mocks(
-        RecordingMocks(), project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(evaluation)
+        RecordingMocks(exit_codes),
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=RecordingMonitor(evaluation, exit_codes),
     )
 
 

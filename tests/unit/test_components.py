@@ -15,6 +15,7 @@ from components.config import StackConfig
 from components.gitbucket import GitBucket, GitBucketArgs
 from components.jenkins import Jenkins, JenkinsArgs
 from components.minio import Minio, MinioArgs
+from components.mlflow import MLflow, MLflowArgs
 from components.mysql import MySQL, MySQLArgs
 from components.network import StackNetwork, StackNetworkArgs
 from components.phpmyadmin import PhpMyAdmin, PhpMyAdminArgs
@@ -30,9 +31,13 @@ def stack_config(**raw: Any) -> StackConfig:
     return config.load("mlops-stack", "unit", {**BASE_CONFIG, **raw}, SERVICES, frozenset())
 
 
-def build_alone(build: Callable[[StackConfig], Mapping[str, pulumi.Input[Any]]], **raw: Any) -> Evaluation:
+def build_alone(
+    build: Callable[[StackConfig], Mapping[str, pulumi.Input[Any]]],
+    exit_codes: Mapping[str, int] | None = None,
+    **raw: Any,
+) -> Evaluation:
     evaluation = Evaluation()
-    mocked(evaluation, "unit")
+    mocked(evaluation, "unit", exit_codes)
     stack = stack_config(**raw)
     run(evaluation, lambda: build(stack))
     return evaluation
@@ -132,6 +137,88 @@ def test_airflow_alone_has_no_wiring() -> None:
     env = env_of(evaluation.named("af-scheduler"))
     assert not [key for key in env if key.startswith("AIRFLOW_CONN_")]
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("mysql+mysqldb://af:")
+
+
+def build_mlflow(s: StackConfig, buckets: list[str] | None = None) -> Mapping[str, pulumi.Input[Any]]:
+    db, store = (
+        MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK)),
+        Minio("s3", MinioArgs(s, s.services["minio"], NETWORK)),
+    )
+    user = store.service_user("mlflow", buckets or ["mlflow"])
+    return MLflow("ml", MLflowArgs(s, s.services["mlflow"], NETWORK, db, db.database("mlflow"), store, user)).outputs()
+
+
+def test_mlflow_alone_prepares_then_serves_behind_basic_auth() -> None:
+    evaluation = build_alone(build_mlflow)
+    prepare, server = evaluation.named("ml-prepare"), evaluation.named("ml-server")
+    assert evaluation.depends_on(server, prepare)
+    assert evaluation.depends_on(prepare, evaluation.named("db-db-mlflow-ensure"))
+    assert evaluation.depends_on(server, evaluation.named("s3-user-mlflow-ensure"))
+    assert prepare.inputs["attach"] is True and prepare.inputs["mustRun"] is False
+    command = server.inputs["command"]
+    assert command[:4] == ["mlflow", "server", "--app-name", "basic-auth"]
+    assert command[command.index("--artifacts-destination") + 1] == "s3://mlflow/artifacts"
+    assert "--serve-artifacts" in command and "--expose-prometheus" in command
+    assert server.inputs["user"] == prepare.inputs["user"] == "65534:65534"
+    # Secrets travel in the environment and an uploaded file, never on a command line.
+    assert not any("mock-secret" in part or "pymysql" in part for part in command + prepare.inputs["command"])
+    env = env_of(server)
+    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("mysql+pymysql://mlflow:")
+    assert env["AWS_ACCESS_KEY_ID"] == "mlflow" and env["MLFLOW_S3_ENDPOINT_URL"] == "http://minio:9000"
+    assert "MLFLOW_ADMIN_PASSWORD" not in env and "MLFLOW_PIPELINE_PASSWORD" not in env  # the prepare step's only
+    [ini] = plain(server.inputs["uploads"])
+    assert "default_permission = NO_PERMISSIONS" in ini["content"]
+    assert "database_uri = sqlite:////var/lib/mlflow-auth/basic_auth.db" in ini["content"]
+    prepared = env_of(prepare)
+    assert prepared["MLFLOW_PIPELINE_USER"] == "mlflow-pipeline" and prepared["MLFLOW_ADMIN_USER"] == "admin"
+    assert prepared["MLFLOW_AUTH_DATABASE_URI"] == "sqlite:////var/lib/mlflow-auth/basic_auth.db"
+    # The user store lives on the same volume in both containers.
+    [users] = server.inputs["volumes"]
+    assert prepare.inputs["volumes"] == [users] and users["containerPath"] == "/var/lib/mlflow-auth"
+    uploaded = {u["file"] for u in plain(prepare.inputs["uploads"])}
+    assert "/opt/mlops/mlops_clients/mlflow_server.py" in uploaded
+    assert evaluation.outputs["mlflowUrl"] == "http://127.0.0.1:5050"
+    assert is_secret(evaluation.outputs["mlflowAdminPassword"]) and is_secret(
+        evaluation.outputs["mlflowPipelinePassword"]
+    )
+
+
+def test_a_failed_prepare_step_fails_the_update_and_starts_no_server() -> None:
+    evaluation = Evaluation()
+    mocked(evaluation, "unit", {"ml-prepare": 1})
+    stack = stack_config()
+    with pytest.raises(Exception, match=r"mlops-stack-unit-ml-prepare exited with code 1.*docker logs"):
+        run(evaluation, lambda: build_mlflow(stack))
+    names = {r.name for r in evaluation.resources.values()}
+    assert "ml-prepare" in names and "ml-server" not in names
+
+
+def test_mlflow_refuses_an_s3_user_of_another_bucket() -> None:
+    with pytest.raises(Exception, match="scoped to the 'mlflow' bucket"):
+        build_alone(lambda s: build_mlflow(s, ["de-datapreprocessing"]))
+
+
+def test_mlflow_prepare_code_imports_only_the_standard_library_and_the_mlflow_image() -> None:
+    """The prepare container gets these files only: each imports nothing else of the project."""
+    import ast
+    import sys
+
+    from components.files import PROJECT_DIR
+    from components.mlflow import CLIENT_FILES
+
+    for file in CLIENT_FILES:
+        tree = ast.parse((PROJECT_DIR / "mlops_clients" / file).read_text())
+        # What loads with the module (functions import MLflow's own libraries when they run).
+        for node in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                top, _, rest = name.partition(".")
+                if top == "mlops_clients":
+                    assert f"{rest}.py" in CLIENT_FILES, (file, name)
+                else:
+                    assert top in sys.stdlib_module_names, (file, name)
 
 
 def test_phpmyadmin_alone_holds_no_password() -> None:

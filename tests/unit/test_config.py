@@ -96,7 +96,13 @@ def test_two_services_on_one_host_port() -> None:
 
 
 def test_a_disabled_service_frees_its_port() -> None:
-    load("p", "s", {"dockerSocketGid": 1, "minio": {"enabled": False}, "jenkins": {"port": 9001}, **SEED}, SEED_KEYS)
+    config = {
+        "dockerSocketGid": 1,
+        "minio": {"enabled": False},
+        "mlflow": {"enabled": False},
+        "jenkins": {"port": 9001},
+    }
+    load("p", "s", {**config, **SEED}, SEED_KEYS)
 
 
 def test_console_port_belongs_to_minio_only() -> None:
@@ -131,9 +137,18 @@ def test_malformed_image_references(image: str) -> None:
 
 def test_a_needed_service_disabled() -> None:
     assert problems_of({"dockerSocketGid": 1, "mysql": {"enabled": False}}) == [
+        "mlflow is enabled but needs mysql, which is disabled",
         "gitbucket is enabled but needs mysql, which is disabled",
         "airflow is enabled but needs mysql, which is disabled",
     ]
+
+
+def test_a_service_refuses_a_password_shorter_than_it_accepts() -> None:
+    """MLflow's basic-auth refuses passwords under 12 characters: config says so before anything runs."""
+    short = "elevenchars"
+    config = {"dockerSocketGid": 1, "mlflowAdminPassword": short, "airflowAdminPassword": short}
+    problems = problems_of(config, secret_keys=frozenset({"mlflowAdminPassword", "airflowAdminPassword"}))
+    assert problems == ["'mlflowAdminPassword' must be a string of 12 to 40 characters"]
 
 
 def test_memory_bind_address_docker_host_and_booleans() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.files import PROJECT_DIR, content_hash
+from components.files import PROJECT_DIR, content_hash, context_hash
 from mlops_clients.common import ServiceError, seed_files
 
 APP_SOURCE = PROJECT_DIR / "gitbucket_repos" / "de_datapreprocessing"
@@ -149,3 +149,13 @@ def test_a_repository_git_refuses_to_read_is_an_error_not_a_guess(
         pytest.skip("this git cannot be made to distrust a repository")
     with pytest.raises(ServiceError, match="dubious ownership"):
         seed_files(work_tree)
+
+
+def test_an_image_context_hash_counts_every_file_tracked_or_not(work_tree: Path) -> None:
+    """A derived image is rebuilt when any file docker build reads changes, committed yet or not."""
+    before = context_hash(work_tree)
+    (work_tree / "untracked.txt").write_text("new")
+    after = context_hash(work_tree)
+    assert after != before
+    (work_tree / "untracked.txt").chmod(0o755)
+    assert context_hash(work_tree) != after

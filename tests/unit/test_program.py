@@ -118,6 +118,8 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
             "jenkinsAdminPassword",
             "airflowAdminPassword",
             "registryPassword",
+            "mlflowAdminPassword",
+            "mlflowPipelinePassword",
         }
     )
     for key in password_keys:
@@ -141,8 +143,8 @@ def test_a_password_set_in_config_is_used_instead_of_a_generated_one() -> None:
 def test_every_published_port_is_bound_to_the_bind_address(bind_address: str) -> None:
     evaluation = evaluate({**BASE_CONFIG, "bindAddress": bind_address})
     ports = [p for c in evaluation.of_type(CONTAINER) for p in c.inputs.get("ports") or []]
-    # mysql, minio s3 + console, gitbucket, jenkins, registry, airflow api
-    assert sorted(p["external"] for p in ports) == [3306, 5000, 8080, 8085, 8090, 9000, 9001]
+    # mysql, minio s3 + console, gitbucket, jenkins, registry, airflow api, mlflow
+    assert sorted(p["external"] for p in ports) == [3306, 5000, 5050, 8080, 8085, 8090, 9000, 9001]
     assert {p["ip"] for p in ports} == {bind_address}
 
 
@@ -153,7 +155,7 @@ def test_containers_follow_the_container_conventions(dev: Evaluation) -> None:
         assert not inputs.get("privileged"), container.name
         labels = {label["label"]: label["value"] for label in inputs["labels"]}
         assert labels["mlops.stack"] == "mlops-stack-dev"
-        if container.name == "airflow-init":
+        if container.name in ("airflow-init", "mlflow-prepare"):
             assert inputs["restart"] == "no" and inputs["mustRun"] is False
             continue
         assert inputs["restart"] == "unless-stopped", container.name
@@ -180,7 +182,15 @@ def test_volumes_are_kept_on_destroy_by_default_and_named_per_stack(dev: Evaluat
     names = sorted(v.inputs["name"] for v in dev.of_type(VOLUME))
     assert names == sorted(
         f"mlops-stack-dev-{n}"
-        for n in ("mysql-data", "minio-data", "gitbucket-data", "jenkins-home", "airflow-logs", "registry-data")
+        for n in (
+            "mysql-data",
+            "minio-data",
+            "mlflow-auth",
+            "gitbucket-data",
+            "jenkins-home",
+            "airflow-logs",
+            "registry-data",
+        )
     )
 
 
@@ -205,7 +215,7 @@ def test_disabled_services_register_nothing() -> None:
         for label in c.inputs["labels"]
         if label["label"] == SERVICE_LABEL
     }
-    assert services == {"mysql", "minio", "registry", "airflow"}
+    assert services == {"mysql", "minio", "mlflow", "registry", "airflow"}
     assert "jenkinsUrl" not in evaluation.outputs and "gitbucketUrl" not in evaluation.outputs
 
 
@@ -301,6 +311,9 @@ GITBUCKET_SET_UP_STEPS = {
     "gitbucket-repo-de_datapreprocessing-hook-jenkins",
     "gitbucket-repo-myairflow_dags-ensure",
     "gitbucket-repo-myairflow_dags-automation-collaborator",
+    "gitbucket-repo-ds_mlmodeling-ensure",
+    "gitbucket-repo-ds_mlmodeling-automation-collaborator",
+    "gitbucket-repo-ds_mlmodeling-hook-jenkins",
 }
 AIRFLOW_CONTAINERS = {
     "airflow-init",
@@ -478,7 +491,7 @@ def test_mysql_applies_the_configured_root_password_at_every_start(dev: Evaluati
     is started with an init file that sets it on every start, so a rotation takes effect."""
     server = dev.named("mysql-server")
     init_file = "/etc/mysql/mlops/root-password.sql"
-    assert server.inputs["command"] == ["mysqld", f"--init-file={init_file}"]
+    assert server.inputs["command"][:2] == ["mysqld", f"--init-file={init_file}"]
     assert is_secret(server.inputs["uploads"])
     [upload] = plain(server.inputs["uploads"])
     assert upload["file"] == init_file
@@ -511,6 +524,8 @@ def test_every_container_runs_with_no_new_privileges_and_the_tolerant_ones_with_
         "airflow-scheduler",
         "airflow-dag-processor",
         "airflow-triggerer",
+        "mlflow-prepare",
+        "mlflow-server",
     }
     # None tolerates a read-only root filesystem (README, "Security": the exceptions and why).
     assert not [c.name for c in dev.of_type(CONTAINER) if c.inputs.get("readOnly")]
@@ -565,3 +580,15 @@ def test_a_bind_address_beyond_loopback_is_warned_about_naming_every_exposed_ser
     with caplog.at_level("WARNING"):
         evaluate(BASE_CONFIG)
     assert not [r for r in caplog.records if "is not loopback" in r.getMessage()]
+
+
+def test_the_training_repo_gets_its_jenkins_job_and_webhook_only_with_mlflow(dev: Evaluation) -> None:
+    env = env_of(dev.named("jenkins-server"))
+    assert env["TRAINING_REPO_URL"] == "http://gitbucket:8080/git/root/ds_mlmodeling.git"
+    hook = plain(dev.named("gitbucket-repo-ds_mlmodeling-hook-jenkins").inputs["environment"])
+    assert hook["HOOK_URL"].endswith("notifyCommit?url=http://gitbucket:8080/git/root/ds_mlmodeling.git")
+    without = evaluate({**BASE_CONFIG, "mlflow": {"enabled": False}})
+    assert "TRAINING_REPO_URL" not in env_of(without.named("jenkins-server"))
+    assert not [r.name for r in without.resources.values() if "ds_mlmodeling" in r.name]
+    assert "MLOPS_MLFLOW_CONN_ID" not in env_of(without.named("airflow-scheduler"))
+    assert env_of(dev.named("airflow-scheduler"))["MLOPS_MLFLOW_CONN_ID"] == "mlflow_default"
