@@ -29,7 +29,7 @@ SPEC = ServiceSpec(
     name="minio",
     image="quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z",
     ports={"port": 9000, "consolePort": 9001},
-    memory_mb=512,
+    memory_mb=1024,  # 512 MB was OOM-killed by parallel multipart uploads (MLflow's artifact proxy)
     secrets=("minioRootPassword",),
     outputs=(
         "minioS3Url",

@@ -16,12 +16,15 @@ class ConnId(StrEnum):
     DAGS_GIT = "gitbucket_dags"  # this repo, read by the git bundle
     S3 = "minio_default"  # the DVC remote, as the bucket-scoped dvc user
     REGISTRY = "registry_default"  # a registry login, when the registry wants one
+    MLFLOW = "mlflow_default"  # the tracking server, as the pipeline account (host = tracking URI)
 
 
 class Env(StrEnum):
-    """Variables the preprocessing pipeline reads at parse time."""
+    """Variables the pipelines read at parse time."""
 
     IMAGE = "DE_PREPROCESSING_IMAGE"
+    TRAINING_IMAGE = "DS_MLMODELING_IMAGE"
+    MLFLOW_CONN_ID = "MLOPS_MLFLOW_CONN_ID"  # set when the stack runs MLflow
     REGISTRY_CONN_ID = "DE_PREPROCESSING_REGISTRY_CONN_ID"
     DVC_REMOTE_URL = "DE_PREPROCESSING_DVC_REMOTE_URL"
     FORCE_PULL = "DE_PREPROCESSING_FORCE_PULL"

@@ -20,77 +20,16 @@ import requests
 from pulumi import automation as auto
 
 from mlops_clients import gitbucket, s3
-from tests.support.containers import wait_until
-from tests.support.jenkins_standin import run_jenkinsfile
+from tests.e2e.pipelines import AirflowAPI, jenkins_build, run_to_success, wait_for_dag
 from tests.support.snoop_job import SNOOP_JOB
 
 pytestmark = pytest.mark.e2e
 DAG = "de_preprocessing"
 
 
-def jenkins_build(out: dict[str, object], scratch: Path) -> str:
-    """A build of main, as the multibranch job would run it: a checkout, then the Jenkinsfile."""
-    user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
-    workspace = scratch / "de_datapreprocessing_main"
-    clone = gitbucket.run_git(
-        ["clone", "--branch", "main", str(out["appRepoCloneUrl"]), str(workspace)], None, user, password
-    )
-    assert clone.returncode == 0, clone.stderr
-    commit = gitbucket.run_git(["rev-parse", "HEAD"], workspace, user, password).stdout.strip()
-    build = run_jenkinsfile(
-        workspace,
-        {
-            "GIT_COMMIT": commit,
-            "BRANCH_NAME": "main",
-            # From JCasC (images/jenkins/casc/jenkins.yaml) for the local registry, which wants a login.
-            "REGISTRY": str(out["registryPushPrefix"]),
-            "REGISTRY_SERVER": str(out["registryPushPrefix"]),
-            "REGISTRY_AUTH": "true",
-            # What an offline Jenkins sets as global properties (see the Jenkinsfile).
-            "BASE_IMAGE": "mlops-local/debian:bookworm",
-            "PIP_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
-            "DOCKER_BUILD_NETWORK": "host",
-        },
-        credentials={"registry": {"username": str(out["registryUser"]), "password": str(out["registryPassword"])}},
-    )
-    output = build.stdout + build.stderr
-    assert build.returncode == 0 and "Finished: SUCCESS" in output, output[-6000:]
-    for stage in ("Prepare", "Unit tests", "Build image", "Push"):
-        assert f"[stand-in] stage '{stage}'\n" in output, f"stage {stage} did not run"
-    return commit
-
-
 def run_dag(airflow: AirflowAPI, conf: dict[str, str]) -> dict[str, str]:
     """Trigger the DAG with `conf` as params, wait for it, and return its data version."""
-    run = airflow.call("POST", f"/dags/{DAG}/dagRuns", json={"logical_date": None, "conf": conf})
-    assert run.status_code == 200, run.text
-    run_id = run.json()["dag_run_id"]
-
-    def finished() -> str | None:
-        state = str(airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}").json()["state"])
-        return state if state in ("success", "failed") else None
-
-    state = wait_until(finished, timeout=900, what="the DAG run", interval=5, tolerate=())
-    if state != "success":
-        logs = airflow.call(
-            "GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/preprocess/logs/1", params={"full_content": True}
-        )
-        pytest.fail(f"DAG run {run_id} {state}:\n{logs.text[-4000:]}")
-    xcom = airflow.call("GET", f"/dags/{DAG}/dagRuns/{run_id}/taskInstances/data_version/xcomEntries/return_value")
-    assert xcom.status_code == 200, xcom.text
-    version = xcom.json()["value"]
-    return dict(json.loads(version) if isinstance(version, str) else version)
-
-
-class AirflowAPI:
-    def __init__(self, url: str, user: str, password: str) -> None:
-        self.url = url
-        token = requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
-        token.raise_for_status()
-        self.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-    def call(self, method: str, path: str, **kwargs: object) -> requests.Response:
-        return requests.request(method, f"{self.url}/api/v2{path}", headers=self.headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+    return dict(run_to_success(airflow, DAG, conf, "preprocess", "data_version"))
 
 
 def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_path: Path) -> None:
@@ -105,15 +44,7 @@ def test_a_dag_run_versions_the_data_and_tags_the_code(stack: auto.Stack, tmp_pa
     assert requests.get(tags_url, auth=(login[0], "wrong-password"), timeout=30).status_code == 401
     airflow = AirflowAPI(str(out["airflowUrl"]), str(out["airflowAdminUser"]), str(out["airflowAdminPassword"]))
 
-    # The DAG arrives through the git DAG bundle, from the seeded myairflow_dags repo.
-    wait_until(
-        lambda: airflow.call("GET", f"/dags/{DAG}").status_code == 200,
-        timeout=300,
-        what="the DAG parsed from the git bundle",
-        interval=5,
-        tolerate=(),
-    )
-    assert airflow.call("PATCH", f"/dags/{DAG}", json={"is_paused": False}).status_code == 200
+    wait_for_dag(airflow, DAG)
     tag = run_dag(airflow, {})["tag"]
     assert tag.startswith("CV_") and "_DV_" in tag
 

@@ -81,8 +81,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from de_datapreprocessing import lineage
 from de_datapreprocessing.tagging import subject, tag_name, unique_tag_name
 
 DATA_PATH = "data/processed/features.csv"
@@ -161,6 +163,7 @@ class Config:
     work_dir: Path | None
     job_isolation: str = "user"
     job_user: str = DEFAULT_JOB_USER
+    tracking: lineage.TrackingConfig | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -198,6 +201,8 @@ class Config:
         if job_isolation not in ("user", "none"):
             problems.append(f"JOB_ISOLATION={job_isolation!r} must be 'user' (default) or 'none'")
         job_user = env.get("JOB_USER", "").strip() or DEFAULT_JOB_USER
+        tracking, tracking_problems = lineage.TrackingConfig.from_env(env)
+        problems += tracking_problems
         if problems:
             raise ConfigError("; ".join(problems))
         work_dir = env.get("WORK_DIR", "").strip()
@@ -215,6 +220,7 @@ class Config:
             work_dir=Path(work_dir) if work_dir else None,
             job_isolation=job_isolation,
             job_user=job_user,
+            tracking=tracking,
         )
 
 
@@ -256,6 +262,7 @@ class Result:
     branch: str
     produced_at: str
     dvc_remote: str
+    mlflow_run_id: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, sort_keys=True)
@@ -274,8 +281,16 @@ class Runner:
     def __init__(self, config: Config, base_env: Mapping[str, str], private_dir: Path | None = None) -> None:
         self.config = config
         self.base_env = dict(base_env)
+        tracking_password = config.tracking.password if config.tracking else None
         self.secrets = [
-            s for s in (config.password, base_env.get("AWS_SECRET_ACCESS_KEY"), base_env.get("AWS_SESSION_TOKEN")) if s
+            s
+            for s in (
+                config.password,
+                base_env.get("AWS_SECRET_ACCESS_KEY"),
+                base_env.get("AWS_SESSION_TOKEN"),
+                tracking_password,
+            )
+            if s
         ]
         env = {k: v for k, v in base_env.items() if k not in ("GIT_ASKPASS", "SSH_ASKPASS", "GIT_DIR")}
         if private_dir is not None:
@@ -580,6 +595,13 @@ def run_pipeline(
         raise PipelineError("setup", f"{repo} already exists; WORK_DIR must not hold an earlier clone")
     repo.mkdir(mode=0o700)  # the clone (and later the data) is this process's only
 
+    # MLflow first: a run that cannot record its lineage fails before it changes anything.
+    tracking, experiment_id = None, ""
+    if config.tracking is not None:
+        tracking = lineage.Tracking(config.tracking)
+        log(f"lineage goes to MLflow at {config.tracking.uri}, experiment {config.tracking.experiment!r}")
+        experiment_id = _lineage(tracking.experiment_id)
+
     log(f"cloning {config.repo_url}")
     runner.git("clone", "--quiet", "--no-checkout", "--", config.repo_url, str(repo), cwd=work_dir, step="git clone")
 
@@ -690,22 +712,29 @@ def run_pipeline(
 
     tags = remote_refs(runner, repo, "tags")
     name = unique_tag_name(tag_name(code_message, produced_at), (ref.removeprefix("refs/tags/") for ref in tags))
+    run_id = None
+    if tracking is not None:
+        run_id = record_lineage(tracking, experiment_id, config, repo, name, code, commit, data_md5)
     annotation = (
         f"Data version {data_md5} of {DATA_PATH}\n\n"
         f"Code-Commit: {code}\nData-Md5: {data_md5}\nProduced-At: {produced_at.isoformat()}\n"
-        f"DVC-Remote: {config.remote_url}\n{PIPELINE_TRAILER}\n"
+        f"DVC-Remote: {config.remote_url}\n"
+        + (f"MLflow-Run-Id: {run_id}\n" if run_id else "")
+        + f"{PIPELINE_TRAILER}\n"
     )
     runner.git("tag", "--annotate", "--message", annotation, name, commit, cwd=repo, step="git tag")
 
     refspecs = [f"{commit}:refs/heads/{target}", f"refs/tags/{name}:refs/tags/{name}"]
     log(f"pushing {target} and tag {name}")
-    proc = runner.run(["git", "push", "--atomic", "--quiet", "origin", *refspecs], repo, "git push", check=False)
-    if proc.returncode != 0 and "does not support --atomic" in (proc.stderr or ""):
-        log("the server does not support atomic pushes: pushing the branch, then the tag")
-        for spec in refspecs:
-            runner.git("push", "--quiet", "origin", spec, cwd=repo, step="git push")
-    elif proc.returncode != 0:
-        raise PipelineError("git push", runner._explain("git push", runner._scrub(proc.stderr or ""), proc.returncode))
+    try:
+        push(runner, repo, refspecs)
+    except PipelineError:
+        if tracking is not None and run_id is not None:
+            with contextlib.suppress(lineage.LineageError):  # the push error is the one to report
+                tracking.end_run(run_id, "FAILED")
+        raise
+    if tracking is not None and run_id is not None:
+        _lineage(lambda: tracking.end_run(run_id, "FINISHED"))
 
     return Result(
         tag=name,
@@ -715,7 +744,69 @@ def run_pipeline(
         branch=target,
         produced_at=produced_at.isoformat().replace("+00:00", "Z"),
         dvc_remote=config.remote_url,
+        mlflow_run_id=run_id,
     )
+
+
+def push(runner: Runner, repo: Path, refspecs: list[str]) -> None:
+    """Branch and tag in one atomic push where the server supports it, else branch, then tag."""
+    proc = runner.run(["git", "push", "--atomic", "--quiet", "origin", *refspecs], repo, "git push", check=False)
+    if proc.returncode != 0 and "does not support --atomic" in (proc.stderr or ""):
+        log("the server does not support atomic pushes: pushing the branch, then the tag")
+        for spec in refspecs:
+            runner.git("push", "--quiet", "origin", spec, cwd=repo, step="git push")
+    elif proc.returncode != 0:
+        raise PipelineError("git push", runner._explain("git push", runner._scrub(proc.stderr or ""), proc.returncode))
+
+
+T = TypeVar("T")
+
+
+def _lineage(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except lineage.LineageError as error:
+        raise PipelineError("mlflow", f"{error}; nothing was tagged") from None
+
+
+def record_lineage(
+    tracking: lineage.Tracking,
+    experiment_id: str,
+    config: Config,
+    repo: Path,
+    tag: str,
+    code: str,
+    commit: str,
+    data_md5: str,
+) -> str:
+    """The data version's run (still RUNNING until the tag is pushed): its id, for the tag's annotation."""
+    tags = {
+        lineage.TAG_DATA_TAG: tag,
+        lineage.TAG_DATA_MD5: data_md5,
+        lineage.TAG_CODE_COMMIT: code,
+        lineage.TAG_CODE_REF: config.code_ref or config.branch,
+        lineage.TAG_DVC_PATH: DATA_PATH,
+        lineage.TAG_DATA_COMMIT: commit,
+        "mlflow.source.git.commit": code,
+        "mlflow.source.git.repoURL": config.repo_url,
+    }
+
+    def record() -> str:
+        run_id, artifact_uri = tracking.start_run(experiment_id, tag, tags)
+        try:
+            source = lineage.dataset_source(config.repo_url, tag, DATA_PATH, data_md5)
+            tracking.log_dataset(run_id, digest=data_md5, source=source, context="produced")
+            pointer = repo / f"{DATA_PATH}.dvc"
+            tracking.upload_artifact(artifact_uri, pointer.name, pointer.read_bytes())
+        except lineage.LineageError:
+            with contextlib.suppress(lineage.LineageError):
+                tracking.end_run(run_id, "FAILED")  # no tag will name it
+            raise
+        return run_id
+
+    run_id = _lineage(record)
+    log(f"lineage: MLflow run {run_id}")
+    return run_id
 
 
 def main(env: Mapping[str, str] | None = None) -> int:

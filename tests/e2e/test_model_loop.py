@@ -1,0 +1,122 @@
+"""End to end, the model loop: both pipeline images built by their Jenkinsfiles (under the
+JENKINS STAND-IN) and pushed to the stack's registry; the ``ml_training`` DAG, read from
+the seeded DAG repo, preprocesses, trains, registers and promotes; then the lineage chain
+is followed through MLflow's REST API, from the ``champion`` alias down to the git commit
+of the data and the data object in S3. A second run on the same data and code leaves the
+alias where it is; a data tag that does not exist fails the run, naming the tag.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from pulumi import automation as auto
+
+from mlops_clients import gitbucket, s3
+from tests.e2e.pipelines import AirflowAPI, jenkins_build, run_dag, run_to_success, task_log, wait_for_dag, xcom
+
+pytestmark = pytest.mark.e2e
+DAG = "ml_training"
+MODEL = "churn_model"
+TIMEOUT = 30
+
+
+class MLflowAPI:
+    def __init__(self, url: str, account: tuple[str, str] | None) -> None:
+        self.url, self.account = url, account
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        answer = requests.get(f"{self.url}/api/2.0/mlflow/{path}", params=params, auth=self.account, timeout=TIMEOUT)
+        assert answer.status_code == 200, f"{path}: {answer.status_code} {answer.text[:300]}"
+        return dict(answer.json())
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        run = self.get("runs/get", run_id=run_id)["run"]
+        run["tags"] = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
+        return dict(run)
+
+
+def test_mlflow_refuses_anonymous_requests(stack: auto.Stack) -> None:
+    out = {k: v.value for k, v in stack.outputs().items()}
+    url = str(out["mlflowUrl"])
+    assert requests.get(f"{url}/health", timeout=TIMEOUT).status_code == 200
+    anonymous = requests.get(f"{url}/api/2.0/mlflow/experiments/search?max_results=1", timeout=TIMEOUT)
+    assert anonymous.status_code == 401
+    admin = (str(out["mlflowAdminUser"]), str(out["mlflowAdminPassword"]))
+    assert requests.get(f"{url}/api/2.0/mlflow/experiments/search?max_results=1", auth=admin, timeout=30).ok
+    # Prometheus metrics (--expose-prometheus), for the monitoring to come.
+    assert requests.get(f"{url}/metrics", timeout=TIMEOUT).status_code == 401
+    assert "mlflow_http_request_total" in requests.get(f"{url}/metrics", auth=admin, timeout=TIMEOUT).text
+
+
+def test_a_dag_run_trains_registers_and_promotes_with_the_whole_lineage(stack: auto.Stack, tmp_path: Path) -> None:
+    stack.up(on_output=print)  # a no-op after the other tests; a cold up when run alone
+    out = {k: v.value for k, v in stack.outputs().items()}
+    for repo in ("de_datapreprocessing", "ds_mlmodeling"):
+        jenkins_build(out, tmp_path, repo)
+    airflow = AirflowAPI(str(out["airflowUrl"]), str(out["airflowAdminUser"]), str(out["airflowAdminPassword"]))
+    wait_for_dag(airflow, DAG)
+
+    promoted = run_to_success(airflow, DAG, {}, "train", "promotion")
+    assert promoted["promoted"] is True, promoted
+    version = str(promoted["model_version"])
+
+    # The chain, as a person with the admin account follows it.
+    mlflow = MLflowAPI(str(out["mlflowUrl"]), (str(out["mlflowAdminUser"]), str(out["mlflowAdminPassword"])))
+    champion = mlflow.get("registered-models/alias", name=MODEL, alias="champion")["model_version"]
+    assert champion["version"] == version
+    training = mlflow.run(champion["run_id"])
+    [training_input] = training["inputs"]["dataset_inputs"]
+    data_run = mlflow.run(training["tags"]["mlops.data_run_id"])
+    [data_input] = data_run["inputs"]["dataset_inputs"]
+    md5, tag = data_run["tags"]["mlops.data_md5"], data_run["tags"]["mlops.data_tag"]
+    assert training_input["dataset"]["digest"] == data_input["dataset"]["digest"] == md5
+    assert training_input["dataset"]["source"] == data_input["dataset"]["source"]
+    assert json.loads(data_input["dataset"]["source"])["tag"] == tag
+    assert training["tags"]["mlops.data_tag"] == tag
+    # Given a tag, its run; the tag's annotation names the run back.
+    found = requests.post(
+        f"{mlflow.url}/api/2.0/mlflow/runs/search",
+        json={
+            "experiment_ids": [data_run["info"]["experiment_id"]],
+            "filter": f"tags.\"mlops.data_tag\" = '{tag}'",
+        },
+        auth=mlflow.account,
+        timeout=TIMEOUT,
+    ).json()["runs"]
+    assert [r["info"]["run_id"] for r in found] == [data_run["info"]["run_id"]]
+    # Down to git: the code commit exists in the code repo, and the tag says which run it has.
+    user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
+    work = tmp_path / "lineage"
+    clone = gitbucket.run_git(["clone", "--quiet", str(out["appRepoCloneUrl"]), str(work)], None, user, password)
+    assert clone.returncode == 0, clone.stderr
+    code_commit = data_run["tags"]["mlops.code_commit"]
+    assert gitbucket.run_git(["cat-file", "-e", f"{code_commit}^{{commit}}"], work, user, password).returncode == 0
+    annotation = gitbucket.run_git(["tag", "-l", "--format=%(contents)", tag], work, user, password).stdout
+    assert f"MLflow-Run-Id: {data_run['info']['run_id']}" in annotation
+    # Down to the data object in S3.
+    dvc = s3.s3_client(str(out["minioS3Url"]), str(out["dvcAccessKey"]), str(out["dvcSecretKey"]))
+    assert dvc.head_object(Bucket="de-datapreprocessing", Key=f"dvcstore/files/md5/{md5[:2]}/{md5[2:]}")
+    # The data run holds the .dvc pointer as an artifact (through the server's proxy).
+    listed = mlflow.get("artifacts/list", run_id=data_run["info"]["run_id"])
+    assert "features.csv.dvc" in [f["path"] for f in listed.get("files", [])]
+    decision = {t["key"]: t["value"] for t in mlflow.get("model-versions/get", name=MODEL, version=version)[
+        "model_version"
+    ].get("tags", [])}  # fmt: skip
+    assert decision["mlops.promotion"] == "promoted"
+
+    # Same data, same code: the new version does not beat the champion; the alias stays.
+    again = run_to_success(airflow, DAG, {"data_tag": tag}, "train", "promotion")
+    assert again["promoted"] is False and str(again["model_version"]) != version
+    assert mlflow.get("registered-models/alias", name=MODEL, alias="champion")["model_version"]["version"] == version
+
+    # A data tag that does not exist: the run fails, and says which tag.
+    missing = "CV_no-such-code_DV_20000101T000000Z"
+    state, run_id = run_dag(airflow, DAG, {"data_tag": missing})
+    assert state == "failed"
+    assert missing in task_log(airflow, DAG, run_id, "train")
+    assert xcom(airflow, DAG, run_id, "check_params")["data_tag"] == missing
