@@ -118,6 +118,11 @@ def main() -> int:
     return 0
 
 
+def env_args(env: dict[str, str]) -> list[str]:
+    """`-e NAME` for each variable: docker takes the values from its own environment."""
+    return [arg for key in env for arg in ("-e", str(key))]
+
+
 def first_start_seconds(stack: str, out: dict[str, str]) -> float:
     """The stack's prepare step and server on a new database of the stack's MySQL, to /health."""
     prefix = f"mlops-stack-{stack}"
@@ -139,25 +144,25 @@ def first_start_seconds(stack: str, out: dict[str, str]) -> float:
         MLflowEnv.ADMIN_PASSWORD: secrets.token_urlsafe(18),
         MLflowEnv.PIPELINE_USER: "pipeline",
         MLflowEnv.PIPELINE_PASSWORD: secrets.token_urlsafe(18),
-        MLflowEnv.FLASK_SECRET_KEY: secrets.token_urlsafe(18),
-        **mlflow.SERVER_SETTINGS,
     }
-    env_args = [arg for key, value in env.items() for arg in ("-e", key)]
-    common = ["--network", network, "--user", mlflow.SERVER_USER, "-v", f"{users}:{mlflow.AUTH_DIR}", *env_args]
+    server_env = {**env, MLflowEnv.FLASK_SECRET_KEY: secrets.token_urlsafe(18), **mlflow.SERVER_SETTINGS}
+    common = ["--network", network, "--user", mlflow.SERVER_USER, "-v", f"{users}:{mlflow.AUTH_DIR}"]
     ini = Path(tempfile.mkdtemp(prefix="mlops-bench-")) / "basic_auth.ini"
     ini.write_text(mlflow.auth_config())
     ini.chmod(0o644)
     ini.parent.chmod(0o755)
     try:
         start = time.monotonic()
-        subprocess.run(
-            ["docker", "run", "--rm", "--name", f"{name}-prepare", *common, "-w", "/tmp",  # noqa: S108
+        prepared = subprocess.run(
+            ["docker", "run", "--rm", "--name", f"{name}-prepare", *common, *env_args(env), "-w", "/tmp",  # noqa: S108
              "-v", f"{client_dir}:{mlflow.CLIENT_DIR}/mlops_clients:ro", image, *mlflow.prepare_command()],
-            env={**os.environ, **env}, capture_output=True, timeout=600, check=True,
+            env={**os.environ, **env}, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
-        docker("run", "-d", "--name", f"{name}-server", *common, "-p", "127.0.0.1::5000",
+        if prepared.returncode != 0:
+            raise SystemExit(f"the benchmark's prepare step failed: {prepared.stderr.strip()[-600:]}")
+        docker("run", "-d", "--name", f"{name}-server", *common, *env_args(server_env), "-p", "127.0.0.1::5000",
                "-v", f"{ini}:{mlflow.AUTH_CONFIG_FILE}:ro", image,
-               *mlflow.server_command("localhost:*,127.0.0.1:*"), env=env)  # fmt: skip
+               *mlflow.server_command("localhost:*,127.0.0.1:*"), env=server_env)  # fmt: skip
         published = docker("port", f"{name}-server", "5000/tcp").splitlines()[0].rsplit(":", 1)[1]
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:

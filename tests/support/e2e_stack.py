@@ -25,22 +25,16 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from components.platform import SERVICES
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
 PROJECT_DIRS = ("components", "mlops_clients", "dags", "gitbucket_repos", "images")
 CONFIG_SOURCE = "Pulumi.e2e.yaml"
 STACK = f"e2etest-{secrets.token_hex(4)}"  # one per run: never a user's stack name
 PREFIX = f"mlops-stack-{STACK}"
-# Every host port the e2e config publishes, moved to a free one for this run.
-PORT_KEYS = (
-    "mysql.port",
-    "minio.port",
-    "minio.consolePort",
-    "registry.port",
-    "airflow.port",
-    "gitbucket.port",
-    "phpmyadmin.port",
-)
+# Every host port a service declares (components/*.py SPEC.ports), moved to a free one for this run.
+PORT_KEYS = tuple(f"{spec.name}.{key}" for spec in SERVICES for key in spec.ports)
 PASSPHRASE = "e2e-only-passphrase"  # guards the throwaway state of a test run, nothing else
 
 
