@@ -1,6 +1,10 @@
 """Print MLflow's figures on a running stack, from one run (README, "Benchmarks").
 
-    source scripts/env.sh && .venv/bin/python scripts/benchmark_mlflow.py [stack]   # default: e2e
+    source scripts/env.sh && .venv/bin/python scripts/benchmark_mlflow.py [stack] [--train]   # default: e2e
+
+- with `--train`: the time from triggering the `ml_training` DAG (preprocess, train,
+  promote) to the run's end, and whether it left a `champion` alias (the images must
+  be in the registry: scripts/push_images.py);
 
 - `log_batch` of 1,000 metrics (MLflow's REST API, the pipeline account), median of 5;
 - a 50 MB artifact uploaded through the server's artifact proxy, and the same bytes
@@ -61,8 +65,11 @@ def median_seconds(action: Any, times: int) -> float:
 
 
 def main() -> int:
-    stack = sys.argv[1] if len(sys.argv) > 1 else "e2e"
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    stack = args[0] if args else "e2e"
     out = stack_outputs(stack)
+    if "--train" in sys.argv:
+        trigger_to_alias(out)
     if "mlflowUrl" not in out:
         raise SystemExit(f"stack {stack} runs no MLflow")
     url = out["mlflowUrl"]
@@ -116,6 +123,24 @@ def main() -> int:
     memory = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", f"mlops-stack-{stack}-mlflow")
     print(f"{'idle memory of the MLflow container':<52} {memory.split('/')[0].strip():>10}")
     return 0
+
+
+def trigger_to_alias(out: dict[str, str]) -> None:
+    from tests.e2e.pipelines import AirflowAPI, run_dag, wait_for_dag
+
+    airflow = AirflowAPI(out["airflowUrl"], out["airflowAdminUser"], out["airflowAdminPassword"])
+    wait_for_dag(airflow, "ml_training")
+    start = time.monotonic()
+    state, _ = run_dag(airflow, "ml_training", {})
+    seconds = time.monotonic() - start
+    alias = requests.get(
+        f"{out['mlflowUrl']}/api/2.0/mlflow/registered-models/alias",
+        params={"name": "churn_model", "alias": "champion"},
+        auth=(out["mlflowAdminUser"], out["mlflowAdminPassword"]),
+        timeout=TIMEOUT,
+    )
+    version = alias.json()["model_version"]["version"] if alias.ok else "none"
+    print(f"{'ml_training trigger to end (' + state + ')':<52} {seconds:8.1f} s   champion: version {version}")
 
 
 def env_args(env: dict[str, str]) -> list[str]:

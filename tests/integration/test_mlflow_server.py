@@ -53,6 +53,7 @@ class Deployment:
     s3_root: tuple[str, str]
     admin: tuple[str, str]
     pipeline: tuple[str, str]
+    mysql_name: str = ""  # the MySQL container, by name on the network
 
     def prepare(self, **overrides: str) -> tuple[int, str]:
         """Run the prepare step to completion: (exit code, log)."""
@@ -152,6 +153,7 @@ def deploy(client: Any, images: dict[str, str], users_volume: str) -> Iterator[D
             client, net, images["mlflow"], users_volume, prepare_env(uri, admin, pipeline), "", mysql_port, root,
             endpoint, s3_root, admin, pipeline,
         )  # fmt: skip
+        deployment.mysql_name = mysql_name
         code, log = deployment.prepare()
         assert code == 0, log
         ini = mlflow.auth_config()
@@ -249,3 +251,60 @@ def test_a_short_password_is_refused_before_anything_changes(deployment: Deploym
     assert code == 1 and "MLFLOW_PIPELINE_PASSWORD is shorter than MLflow's minimum of 12" in log
     assert "short" not in log.replace("shorter", "")
     assert api(deployment, "GET", "experiments/search?max_results=1", deployment.pipeline).status_code == 200
+
+
+PREVIOUS_PIN = "3.16.1"  # the MLflow before images/mlflow's 3.17.2: two schema migrations apart
+MAKE_SCHEMA = f"""
+import os, mlflow
+from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+assert mlflow.__version__ == "{PREVIOUS_PIN}", mlflow.__version__
+SqlAlchemyStore(os.environ["MLFLOW_BACKEND_STORE_URI"], "/tmp/a").create_experiment("made-by-{PREVIOUS_PIN}")
+"""
+
+
+def test_the_prepare_step_migrates_a_database_made_by_the_previous_pin(deployment: Deployment) -> None:
+    """MLflow PREVIOUS_PIN (pip-installed over the stand-in, in a throwaway container) makes a
+    schema with an experiment; the stack's prepare step then migrates it: data kept, schema current."""
+    d, database, password = deployment, f"prev_{uuid.uuid4().hex[:8]}", new_password()
+    with mysql.connect("127.0.0.1", d.mysql_port, "root", d.mysql_root) as conn:
+        mysql.ensure_database(conn, database, database, password)
+    uri = f"mysql+pymysql://{database}:{password}@{d.mysql_name}:3306/{database}?charset=utf8mb4"
+    packages = " ".join(f"{name}=={PREVIOUS_PIN}" for name in ("mlflow", "mlflow-skinny", "mlflow-tracing"))
+    make = f'set -e; pip install --quiet --no-deps {packages}; python -c "$MAKE_SCHEMA"'
+    container = d.client.containers.run(
+        require_image(d.client, "mlflow"),  # the stand-in: MLflow 3.17.2, replaced by PREVIOUS_PIN in this container
+        command=["sh", "-c", make],
+        environment={MLflowEnv.BACKEND_STORE_URI: uri, "PIP_CERT": "/tmp/ca.crt", "MAKE_SCHEMA": MAKE_SCHEMA},
+        volumes={"/etc/ssl/certs/ca-certificates.crt": {"bind": "/tmp/ca.crt", "mode": "ro"}},
+        network=d.net,
+        detach=True,
+        labels={"mlops.test": "true"},
+    )
+    try:
+        assert int(container.wait(timeout=600)["StatusCode"]) == 0, container.logs().decode()[-3000:]
+    finally:
+        container.remove(force=True)
+
+    def schema() -> tuple[str, list[str]]:
+        conn = pymysql.connect(
+            host="127.0.0.1", port=d.mysql_port, user="root", password=d.mysql_root, database=database
+        )
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SELECT version_num FROM alembic_version")
+            (version,) = cursor.fetchone()
+            cursor.execute("SELECT name FROM experiments")
+            return str(version), sorted(str(name) for (name,) in cursor.fetchall())
+
+    before, experiments = schema()
+    assert f"made-by-{PREVIOUS_PIN}" in experiments
+    code, log = d.prepare(**{MLflowEnv.BACKEND_STORE_URI: uri})
+    assert code == 0, log
+    after, kept = schema()
+    assert after != before and kept == experiments
+    # What the server of the stack's image expects: its head revision.
+    head = d.client.containers.run(
+        d.image,
+        command=["python", "-c", "from mlflow.store.db.utils import _get_latest_schema_revision as r; print(r())"],
+        remove=True,
+    )
+    assert after == head.decode().strip().splitlines()[-1]
