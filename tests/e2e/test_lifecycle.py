@@ -36,13 +36,16 @@ EXPECTED_CONTAINERS = [
         "airflow-triggerer",
         "gitbucket",
         "minio",
+        "mlflow",
+        "mlflow-prepare",
         "mysql",
         "phpmyadmin",
         "registry",
     )
 ]
 EXPECTED_VOLUMES = [
-    f"{e2e.PREFIX}-{n}" for n in ("airflow-logs", "gitbucket-data", "minio-data", "mysql-data", "registry-data")
+    f"{e2e.PREFIX}-{n}"
+    for n in ("airflow-logs", "gitbucket-data", "minio-data", "mlflow-auth", "mysql-data", "registry-data")
 ]
 
 
@@ -77,7 +80,7 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
     assert e2e.stack_containers() == EXPECTED_CONTAINERS
     for name in EXPECTED_CONTAINERS:
         state = e2e.inspect(name)["State"]
-        if name.endswith("airflow-init"):
+        if name.endswith(("airflow-init", "mlflow-prepare")):
             assert (state["Status"], state["ExitCode"]) == ("exited", 0), state
         else:
             assert state["Health"]["Status"] == "healthy", (name, state["Health"])
