@@ -61,6 +61,10 @@ class Mount:
     container_path: str
 
 
+def volume_args(mounts: Sequence[Mount]) -> list[docker.ContainerVolumeArgs]:
+    return [docker.ContainerVolumeArgs(volume_name=m.volume_name, container_path=m.container_path) for m in mounts]
+
+
 def labels(stack: StackConfig, service: str) -> list[docker.ContainerLabelArgs]:
     return [
         docker.ContainerLabelArgs(label=STACK_LABEL, value=stack.prefix),
@@ -197,7 +201,7 @@ def service_container(
     opts: pulumi.ResourceOptions,
 ) -> docker.Container:
     """A long-running service container: healthy before `up` goes on, restarted on failure."""
-    volumes = [docker.ContainerVolumeArgs(volume_name=m.volume_name, container_path=m.container_path) for m in mounts]
+    volumes = volume_args(mounts)
     volumes += [docker.ContainerVolumeArgs(host_path=h, container_path=c) for h, c in host_mounts]
     return docker.Container(
         name,
@@ -267,8 +271,7 @@ def one_shot_container(
         user=user,
         working_dir=working_dir,
         uploads=list(uploads) if uploads else None,
-        volumes=[docker.ContainerVolumeArgs(volume_name=m.volume_name, container_path=m.container_path) for m in mounts]
-        or None,
+        volumes=volume_args(mounts) or None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network)],
         memory=service.memory_mb,
         memory_swap=service.memory_mb,

@@ -62,7 +62,6 @@ class Jenkins(pulumi.ComponentResource):
     admin_user: str
     admin_password: pulumi.Output[str]
     pipeline_url: str
-    notify_commit_url: str
 
     def __init__(self, name: str, args: JenkinsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:jenkins:Jenkins", name, None, opts)
@@ -73,8 +72,6 @@ class Jenkins(pulumi.ComponentResource):
         self.admin_user = ADMIN_USER
         self.admin_password = secret_password(f"{name}-admin-password", "jenkinsAdminPassword", stack, self)
         self.pipeline_url = f"{self.host_url}/job/{PIPELINE_JOB}/"
-        # The git plugin's push notification: re-scans every job whose remote is this URL.
-        self.notify_commit_url = f"{self.internal_url}/git/notifyCommit?url={args.pipeline_repo.internal_clone_url}"
 
         image = derived_image(f"{name}-image", stack, JENKINS_IMAGE_CONTEXT, {"JENKINS_IMAGE": service.image}, self)
         volume = data_volume(f"{name}-home", stack, "jenkins-home", self)
@@ -113,10 +110,9 @@ class Jenkins(pulumi.ComponentResource):
                 parent=self, depends_on=[r.ready for r in (args.pipeline_repo, args.training_repo) if r is not None]
             ),
         )
-        self.webhook = args.pipeline_repo.webhook("jenkins", self.notify_commit_url)
+        self.webhook = args.pipeline_repo.webhook("jenkins", self.notify_commit_url_of(args.pipeline_repo))
         if args.training_repo is not None:
-            notify = f"{self.internal_url}/git/notifyCommit?url={args.training_repo.internal_clone_url}"
-            args.training_repo.webhook("jenkins", notify)
+            args.training_repo.webhook("jenkins", self.notify_commit_url_of(args.training_repo))
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,
@@ -126,6 +122,10 @@ class Jenkins(pulumi.ComponentResource):
                 "pipelineUrl": self.pipeline_url,
             }
         )
+
+    def notify_commit_url_of(self, repo: GitRepository) -> str:
+        """The git plugin's push notification: re-scans every job whose remote is this repo's URL."""
+        return f"{self.internal_url}/git/notifyCommit?url={repo.internal_clone_url}"
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {

@@ -33,13 +33,17 @@ DEFAULT_DVC_REMOTE_URL = os.environ.get(Env.DVC_REMOTE_URL) or "s3://de-dataprep
 FORCE_PULL = (os.environ.get(Env.FORCE_PULL) or "true").strip().lower() in ("1", "true", "yes")
 
 
+def connection_url(connection: Any, conn_id: str, what: str) -> str:
+    """A connection's host as a URL (``http://`` unless its schema says otherwise)."""
+    url = (connection.host or "").strip()
+    if not url:
+        raise ValueError(f"connection {conn_id!r} has no host ({what})")
+    return url if "://" in url else f"{connection.schema or 'http'}://{url}"
+
+
 def git_environment(conn_id: str, url_variable: str) -> tuple[dict[str, str], dict[str, str]]:
     git = BaseHook.get_connection(conn_id)
-    repo_url = (git.host or "").strip()
-    if not repo_url:
-        raise ValueError(f"connection {conn_id!r} has no host (the repository URL)")
-    if "://" not in repo_url:
-        repo_url = f"{git.schema or 'http'}://{repo_url}"
+    repo_url = connection_url(git, conn_id, "the repository URL")
     return {url_variable: repo_url, "GIT_USERNAME": git.login or ""}, {"GIT_PASSWORD": git.password or ""}
 
 
@@ -56,11 +60,7 @@ def s3_environment(conn_id: str) -> tuple[dict[str, str], dict[str, str]]:
 def mlflow_environment(conn_id: str) -> tuple[dict[str, str], dict[str, str]]:
     """MLflow's own client variables: the tracking URI and the pipeline account."""
     tracking = BaseHook.get_connection(conn_id)
-    uri = (tracking.host or "").strip().rstrip("/")
-    if not uri:
-        raise ValueError(f"connection {conn_id!r} has no host (the tracking URI)")
-    if "://" not in uri:
-        uri = f"{tracking.schema or 'http'}://{uri}"
+    uri = connection_url(tracking, conn_id, "the tracking URI").rstrip("/")
     return (
         {"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": tracking.login or ""},
         {"MLFLOW_TRACKING_PASSWORD": tracking.password or ""},

@@ -139,13 +139,7 @@ class Tracking:
         if not artifact_uri.startswith(prefix):
             raise LineageError("upload artifact", f"the server does not proxy artifacts (artifact URI {artifact_uri})")
         path = quote(f"{artifact_uri.removeprefix(prefix).strip('/')}/{name}")
-        url = f"{self.config.uri}/api/2.0/mlflow-artifacts/artifacts/{path}"
-        try:
-            response = self.session.put(url, data=content, timeout=self.timeout)
-        except requests.RequestException as error:
-            raise LineageError("upload artifact", f"no answer ({type(error).__name__})") from None
-        if not response.ok:
-            raise LineageError("upload artifact", f"HTTP {response.status_code}: {response.text[:300]}")
+        self._call("PUT", f"mlflow-artifacts/artifacts/{path}", "upload artifact", data=content)
 
     def end_run(self, run_id: str, status: str) -> None:
         self._call("POST", "mlflow/runs/update", "end run", json={"run_id": run_id, "status": status})
