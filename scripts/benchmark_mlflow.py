@@ -1,10 +1,13 @@
-"""Print MLflow's figures on a running stack, from one run (README, "Benchmarks").
+"""Print MLflow's figures from one run, on a stack of its own (README, "Benchmarks").
 
-    source scripts/env.sh && .venv/bin/python scripts/benchmark_mlflow.py [stack] [--train]   # default: e2e
+    source scripts/env.sh && .venv/bin/python scripts/benchmark_mlflow.py [--train]
 
-- with `--train`: the time from triggering the `ml_training` DAG (preprocess, train,
-  promote) to the run's end, and whether it left a `champion` alias (the images must
-  be in the registry: scripts/push_images.py);
+The stack is `e2etest-<random>` (the config of Pulumi.e2e.yaml on free ports, as
+scripts/benchmark.py uses), brought up for the run and destroyed after it; no
+user's stack is touched. Figures:
+- with `--train`: both pipeline images built and pushed to that stack's registry,
+  then the time from triggering the `ml_training` DAG (preprocess, train, promote)
+  to the run's end, and whether it left a `champion` alias;
 
 - `log_batch` of 1,000 metrics (MLflow's REST API, the pipeline account), median of 5;
 - a 50 MB artifact uploaded through the server's artifact proxy, and the same bytes
@@ -15,8 +18,6 @@
   stack's MySQL (dropped afterwards), until `/health` answers;
 - the idle memory of the stack's MLflow container (`docker stats`).
 
-Everything it creates is named `mlops-bench-*` and removed at the end; the run,
-experiment and artifacts it logs stay in MLflow (experiment `mlops-benchmark`).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components import mlflow
 from mlops_clients import mysql, s3
 from mlops_clients.contracts import MLflowEnv
-from scripts.push_images import stack_outputs
+from scripts.push_images import REPOSITORIES, build_and_push
+from tests.support import e2e_stack as e2e
 
 TIMEOUT = 120
 MB = 1_000_000
@@ -65,13 +67,22 @@ def median_seconds(action: Any, times: int) -> float:
 
 
 def main() -> int:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    stack = args[0] if args else "e2e"
-    out = stack_outputs(stack)
-    if "--train" in sys.argv:
-        trigger_to_alias(out)
-    if "mlflowUrl" not in out:
-        raise SystemExit(f"stack {stack} runs no MLflow")
+    reason = e2e.toolchain_missing()
+    if reason:
+        print(f"cannot benchmark: {reason}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as scratch, e2e.e2e_stack(Path(scratch)) as stack:
+        stack.up()
+        out = {key: str(value.value) for key, value in stack.outputs().items()}
+        if "--train" in sys.argv:
+            for repository, clone_url in REPOSITORIES.items():
+                build_and_push(out, repository, out[clone_url], Path(scratch))
+            trigger_to_alias(out)
+        measure(out)
+    return 0
+
+
+def measure(out: dict[str, str]) -> None:
     url = out["mlflowUrl"]
     session = requests.Session()
     session.auth = (out["mlflowPipelineUser"], out["mlflowPipelinePassword"])
@@ -119,10 +130,9 @@ def main() -> int:
     print(f"{'50 MB straight to the store with boto3 (median of 3)':<52} {direct_rate:8.1f} MB/s")
     print(f"{'proxy / direct (goal >= 0.7)':<52} {proxy_rate / direct_rate:8.2f}", flush=True)
 
-    print(f"{'first start, migration included':<52} {first_start_seconds(stack, out):8.1f} s", flush=True)
-    memory = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", f"mlops-stack-{stack}-mlflow")
+    print(f"{'first start, migration included':<52} {first_start_seconds(out):8.1f} s", flush=True)
+    memory = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", f"{e2e.PREFIX}-mlflow")
     print(f"{'idle memory of the MLflow container':<52} {memory.split('/')[0].strip():>10}")
-    return 0
 
 
 def trigger_to_alias(out: dict[str, str]) -> None:
@@ -148,9 +158,9 @@ def env_args(env: dict[str, str]) -> list[str]:
     return [arg for key in env for arg in ("-e", str(key))]
 
 
-def first_start_seconds(stack: str, out: dict[str, str]) -> float:
+def first_start_seconds(out: dict[str, str]) -> float:
     """The stack's prepare step and server on a new database of the stack's MySQL, to /health."""
-    prefix = f"mlops-stack-{stack}"
+    prefix = e2e.PREFIX
     image = docker("inspect", "-f", "{{.Image}}", f"{prefix}-mlflow")
     network = f"{prefix}-net"
     name = f"mlops-bench-{uuid.uuid4().hex[:8]}"
