@@ -35,6 +35,11 @@ INTERNAL_PORT = 8080
 ROOT_USER = "root"
 AUTOMATION_USER = "mlops-automation"
 check_user_name(AUTOMATION_USER)
+# Probed by the health check: the sign-in page answers 200 without credentials whatever the
+# anonymous-access setting (GitBucket 4.46.1 PreProcessController.scala:32-45 lets /signin
+# through, IndexController.scala:99-109 renders it), and it is served by the application
+# through its database. /api/v3 answers 401 once anonymous access is off.
+HEALTH_PATH = "/signin"
 SPEC = ServiceSpec(
     name="gitbucket",
     image="ghcr.io/gitbucket/gitbucket:4.46.1",
@@ -109,7 +114,7 @@ class GitBucket(pulumi.ComponentResource):
             ],
             mounts=[Mount(volume.name, "/gitbucket")],
             published=[Published(INTERNAL_PORT, service.port)],
-            health=[f"curl -fsS http://localhost:{INTERNAL_PORT}/api/v3 >/dev/null"],
+            health=[f"curl -fsS http://localhost:{INTERNAL_PORT}{HEALTH_PATH} >/dev/null"],
             start_period=120,
             wait_timeout=600,  # the first start against an empty database runs every migration
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),

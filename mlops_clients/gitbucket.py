@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -117,9 +118,39 @@ def check_user_name(name: str) -> None:
         raise InputError(str(error)) from error
 
 
+# The stack's rule for the passwords it sets (components/config.py refuses others in stack
+# config): they also travel in git and Airflow connection URLs and Jenkins credentials.
+_PASSWORD = re.compile(r"[\x21-\x7e]+", re.ASCII)
+
+
 def check_password(password: str) -> None:
     if not 8 <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InputError(f"the GitBucket password must be 8 to {MAX_PASSWORD_LENGTH} characters long")
+    if not _PASSWORD.fullmatch(password):
+        raise InputError("the GitBucket password may hold printable ASCII characters only (no spaces or accents)")
+
+
+class LeftoverRepositoryFolder(ServiceError):
+    """GitBucket refused to create a repository whose folder is already on its data volume."""
+
+
+# GitBucket 4.46.1 (RepositoryCreationService.scala:86-195): JGit refuses to create a repository
+# over an existing folder, the database row is rolled back, and POST /user/repos answers 500.
+_LEFTOVER_HINT = (
+    "; the repository is not in GitBucket's database, so its folder repositories/{owner}/{name}.git "
+    "probably exists on GitBucket's data volume (mounted at /gitbucket), left from an earlier "
+    "database (a volume kept while the database was made anew): GitBucket will not create a "
+    "repository over it. Restore the database that goes with the volume, or move that folder (and "
+    "{name}.wiki.git) out of the volume, then run again"
+)
+# GitBucket 4.46.1 lists webhooks joined to their events (WebHookService.scala:48-113): one with
+# no event is hidden, its URL still taken (a second one is a key violation, 500).
+_HIDDEN_HOOK_HINT = (
+    "; no webhook to {url} is listed, so one probably exists with no event (GitBucket hides those, "
+    "from its API and settings page, and refuses a second one with their URL). Delete it signed in "
+    "as the repository's owner or an admin: {base}/{owner}/{repo}/settings/hooks/delete?url=<the URL, "
+    "encoded>, then run again"
+)
 
 
 class GitBucketAPI:
@@ -128,7 +159,11 @@ class GitBucketAPI:
     def __init__(self, base_url: str, user: str, password: str) -> None:
         self.base_url = base_url.rstrip("/")
         self.user = user
-        self.session = http_session(user, password)
+        # GitBucket decodes Basic credentials as UTF-8 (AuthUtil.decodeAuthHeader); requests
+        # encodes a str as latin-1, so a non-ASCII password would never log in: bytes it is.
+        credentials = (user.encode(), password.encode())
+        self.session = http_session()
+        self.session.auth = credentials
 
     def _call(self, method: str, path: str, expect: tuple[int, ...], **kwargs: Any) -> Any:
         url = f"{self.base_url}/api/v3{path}"
@@ -208,28 +243,60 @@ class GitBucketAPI:
         if existing is not None:
             return {"repo": existing["full_name"], "created": False, "clone_url": existing["clone_url"]}
         body = {"name": name, "description": description, "private": private, "auto_init": False}
-        answer = self._call("POST", "/user/repos", (200, 201), json=body).json()
+        try:
+            answer = self._call("POST", "/user/repos", (200, 201), json=body).json()
+        except ServiceError as error:
+            if not error.answer.startswith("HTTP 500") or self.get_repo(self.user, name) is not None:
+                raise
+            hint = _LEFTOVER_HINT.format(owner=self.user, name=name)
+            raise LeftoverRepositoryFolder(SERVICE, error.call, error.answer + hint) from error
         if "full_name" not in answer:
             raise ServiceError(SERVICE, "POST /user/repos", str(answer.get("message", answer))[:300])
         return {"repo": answer["full_name"], "created": True, "clone_url": answer["clone_url"]}
 
+    def webhooks(self, owner: str, repo: str) -> list[dict[str, Any]]:
+        """The hooks GitBucket lists: those with at least one event."""
+        return list(self._call("GET", f"/repos/{owner}/{repo}/hooks", (200,)).json())
+
+    def _hook_to(self, owner: str, repo: str, url: str) -> dict[str, Any] | None:
+        return next((h for h in self.webhooks(owner, repo) if h.get("config", {}).get("url") == url), None)
+
     def ensure_webhook(self, owner: str, repo: str, url: str, events: tuple[str, ...] = HOOK_EVENTS) -> dict[str, Any]:
-        """One hook per URL (GitBucket has a unique key on it): update the one found, else create."""
+        """One hook per URL (GitBucket has a unique key on it): update the one found, else create.
+
+        Never one with no event: GitBucket hides it, yet keeps its URL taken. Such a hidden
+        hook (made by hand) makes the creation fail (500): the error says how to remove it."""
+        if not events:
+            raise InputError("a webhook needs at least one event (GitBucket hides one with none)")
         body = {
             "name": "web",
             "active": True,
             "events": list(events),
             "config": {"url": url, "content_type": "json", "insecure_ssl": "0"},
         }
-        hooks = self._call("GET", f"/repos/{owner}/{repo}/hooks", (200,)).json()
-        for hook in hooks:
-            if hook.get("config", {}).get("url") == url:
-                if sorted(hook.get("events", [])) == sorted(events):
-                    return {"hook": hook["id"], "changed": False}
-                self._call("PATCH", f"/repos/{owner}/{repo}/hooks/{hook['id']}", (200,), json=body)
-                return {"hook": hook["id"], "changed": True}
-        created = self._call("POST", f"/repos/{owner}/{repo}/hooks", (200, 201), json=body).json()
-        return {"hook": created["id"], "changed": True}
+        hook = self._hook_to(owner, repo, url)
+        changed = hook is None
+        if hook is None:
+            try:
+                created = self._call("POST", f"/repos/{owner}/{repo}/hooks", (200, 201), json=body).json()
+                return {"hook": created["id"], "changed": True}
+            except ServiceError as error:
+                if not error.answer.startswith("HTTP 500"):
+                    raise
+                hook = self._hook_after_refusal(owner, repo, url, error)
+        if sorted(hook.get("events", [])) == sorted(events) and hook.get("config", {}).get("content_type") == "json":
+            return {"hook": hook["id"], "changed": changed}
+        self._call("PATCH", f"/repos/{owner}/{repo}/hooks/{hook['id']}", (200,), json=body)
+        return {"hook": hook["id"], "changed": True}
+
+    def _hook_after_refusal(self, owner: str, repo: str, url: str, failed: ServiceError) -> dict[str, Any]:
+        """After a refused creation: the hook, if it was created after all (the answer lost);
+        else the likely cause, a hidden hook with that URL, named with its fix."""
+        hook = self._hook_to(owner, repo, url)
+        if hook is None:
+            hint = _HIDDEN_HOOK_HINT.format(url=url, base=self.base_url, owner=owner, repo=repo)
+            raise ServiceError(SERVICE, failed.call, failed.answer + hint)
+        return hook
 
 
 def _check_plain_account(answer: dict[str, Any], user: str, call: str) -> None:

@@ -28,16 +28,36 @@ Accounts and permissions as GitBucket 4.46.1 has them (file:line of its source):
   (ControllerBase.scala:162-167), a repository that does not exist 404.
 - git over HTTP (servlet/GitAuthenticationFilter.scala:95-146): a missing repository 404; a
   push needs write, a fetch read, else 401 with a Basic challenge.
-Not modelled: groups, anonymous access (the fake wants credentials on every API call but
-`GET /api/v3`), suspended accounts, tokens.
+- Basic credentials are decoded as UTF-8 (util/AuthUtil.scala:17 decodes with the JVM's default
+  charset, UTF-8 in the image: eclipse-temurin sets LANG=en_US.UTF-8), so a client that encodes
+  them as latin-1 (python requests does) fails to log in with a non-ASCII password: 401.
+- anonymous access (`anonymous_access`, GITBUCKET_ALLOW_ANONYMOUS_ACCESS when run as a program):
+  when off, an anonymous GET of anything but /signin, /register, /assets, /plugin-assets,
+  /user.css or .../info/refs answers 401 (controller/PreProcessController.scala:32-45), `GET
+  /api/v3` included; `GET /signin` answers the sign-in page, 200, whatever the setting
+  (IndexController.scala:99-109): the container's health check probes it.
+- repositories are rows of GitBucket's database (REPOSITORY) and folders on its data volume,
+  apart: the API and git look a repository up in the database; creating one whose folder
+  already exists (a volume kept, its database new) fails in JGit ("Repository already
+  exists", Repository.create), the row is rolled back and the API answers 500
+  (RepositoryCreationService.scala:86-195, then ApiRepositoryControllerBase.scala:94-97
+  reads the repository that is not there; ControllerBase.scala:189-198).
+- webhooks (service/WebHookService.scala:48-63, 81-113): listed, read by id and by URL with an
+  inner join on their events, so a hook with no event exists (its URL still taken: a second
+  one is a key violation, 500) but is never listed, read (404) or deleted by id (404); creating
+  one with no event answers 200 with an empty body (ApiRepositoryWebhookControllerBase.scala:
+  44-47). PATCH .../hooks/:id updates the hook of that id, then writes the events under the
+  URL of its body (WebHookService.scala:153-170): that needs a hook with that URL (the events'
+  foreign key, else 500), whatever the id.
+Not modelled: groups, suspended accounts, tokens.
 
 Run as a program (`python fake_gitbucket.py`, the image
-offline/images/gitbucket-fake) it keeps accounts and collaborators where GitBucket does,
-in the ACCOUNT and COLLABORATOR tables of the database named by
-GITBUCKET_DB_URL/USER/PASSWORD, with root seeded as SHA-1("root"), and checks passwords
-the way GitBucket does: the e2e stack can then run the real stack's GitBucket wiring
-against it. Run as a module in the tests, accounts and collaborators are in memory
-(`MemoryAccounts`) unless a `DatabaseAccounts` is given.
+offline/images/gitbucket-fake) it keeps accounts, collaborators and the repository list
+where GitBucket does, in the ACCOUNT, COLLABORATOR and REPOSITORY tables of the database
+named by GITBUCKET_DB_URL/USER/PASSWORD, with root seeded as SHA-1("root"), and checks
+passwords the way GitBucket does: the e2e stack can then run the real stack's GitBucket
+wiring against it. Run as a module in the tests, these are in memory (`MemoryAccounts`)
+unless a `DatabaseAccounts` is given. Webhooks are in memory either way.
 """
 
 from __future__ import annotations
@@ -67,6 +87,9 @@ Response = tuple[str, list[tuple[str, str]], bytes]
 ROLES = {"admin": "ADMIN", "push": "DEVELOPER", "pull": "GUEST"}
 WRITE_ROLES = frozenset({"ADMIN", "DEVELOPER"})
 _NOT_FOUND = ("404 Not Found", {"message": "Not Found"})
+# PreProcessController.scala:34-39: what an anonymous GET may reach with anonymous access off.
+OPEN_PREFIXES = ("/assets", "/signin", "/register", "/plugin-assets")
+SIGN_IN_PAGE = b"<!DOCTYPE html><html><body><form method='post' action='/signin'>Sign in</form></body></html>"
 _REFUSED = ("401 Unauthorized", {"message": "Requires authentication"})
 _SERVER_ERROR = ("500 Internal Server Error", {"message": "Internal Server Error"})
 
@@ -108,7 +131,8 @@ class Account:
 
 
 class Accounts(Protocol):
-    """Where the fake keeps accounts and collaborators (GitBucket: ACCOUNT, COLLABORATOR)."""
+    """Where the fake keeps what GitBucket keeps in its database: accounts, collaborators and
+    which repositories exist (ACCOUNT, COLLABORATOR, REPOSITORY); their folders are apart."""
 
     def authenticate(self, user: str, password: str) -> Account | None: ...
     def get(self, user: str) -> Account | None: ...
@@ -116,6 +140,8 @@ class Accounts(Protocol):
     def collaborators(self, owner: str, repo: str) -> dict[str, str]: ...
     def add_collaborator(self, owner: str, repo: str, user: str, role: str) -> None: ...
     def remove_collaborator(self, owner: str, repo: str, user: str) -> None: ...
+    def has_repository(self, owner: str, repo: str) -> bool: ...
+    def add_repository(self, owner: str, repo: str) -> None: ...
 
 
 class MemoryAccounts:
@@ -126,6 +152,7 @@ class MemoryAccounts:
             root_user: (Account(root_user, f"{root_user}@localhost", admin=True, full_name=root_user), root_password)
         }
         self._collaborators: dict[tuple[str, str], dict[str, str]] = {}
+        self._repositories: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
     def authenticate(self, user: str, password: str) -> Account | None:
@@ -161,6 +188,16 @@ class MemoryAccounts:
         with self._lock:
             self._collaborators.get((owner, repo), {}).pop(user, None)
 
+    def has_repository(self, owner: str, repo: str) -> bool:
+        with self._lock:
+            return (owner, repo) in self._repositories
+
+    def add_repository(self, owner: str, repo: str) -> None:
+        with self._lock:
+            if (owner, repo) in self._repositories:
+                raise Conflict(f"duplicate repository {owner}/{repo}")
+            self._repositories.add((owner, repo))
+
 
 @dataclass
 class FakeGitBucket:
@@ -169,6 +206,7 @@ class FakeGitBucket:
     password: str = "fake-root-password"
     accounts: Accounts | None = None  # None: MemoryAccounts with root = user/password above
     base_url: str = ""
+    anonymous_access: bool = True  # GitBucket's default (SystemSettingsService.scala:121)
     hooks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     _failures: list[tuple[int, str | None]] = field(default_factory=list)
@@ -188,7 +226,12 @@ class FakeGitBucket:
         self._failures.extend([(status, method)] * count)
 
     def repo_dir(self, owner: str, name: str) -> Path:
+        """The repository's folder on the data volume (Directory.getRepositoryDir)."""
         return self.root / owner / f"{name}.git"
+
+    def _exists(self, owner: str, name: str) -> bool:
+        """GitBucket looks a repository up in its database, not on its volume."""
+        return self.store.has_repository(owner, name)
 
     # WSGI entry point
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -202,9 +245,13 @@ class FakeGitBucket:
         if self._failures and self._failures[0][1] in (None, method):
             code, _ = self._failures.pop(0)
             return _json(f"{code} Injected", {"message": "injected failure"})
+        account = self._login(environ)
+        if method == "GET" and account is None and not self.anonymous_access and not _open(path):
+            return "401 Unauthorized", [], b""  # PreProcessController: Unauthorized() to a non-browser
+        if method == "GET" and path == "/signin":
+            return "200 OK", [("Content-Type", "text/html; charset=UTF-8")], SIGN_IN_PAGE
         if path == "/api/v3":
             return _json("200 OK", {"rate_limit_url": f"{self.base_url}/api/v3/rate_limit"})
-        account = self._login(environ)
         if path.startswith("/git/"):
             return self._git(environ, path[len("/git") :], account)
         if account is None:
@@ -221,7 +268,9 @@ class FakeGitBucket:
         if not header.startswith("Basic "):
             return None
         try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            # AuthUtil.decodeAuthHeader: `new String(bytes)`, the JVM's charset (UTF-8); bytes
+            # that are no UTF-8 (latin-1 of a non-ASCII password) become U+FFFD and never match.
+            user, _, password = base64.b64decode(header[6:]).decode("utf-8", "replace").partition(":")
         except ValueError:
             return None
         return self.store.authenticate(user, password)
@@ -270,7 +319,7 @@ class FakeGitBucket:
             name = body.get("name", "")
             if not isinstance(name, str) or not _REPO_NAME.match(name) or len(name) > 100 or name[0] in "_-":
                 return _json(*_NOT_FOUND)
-            if self.repo_dir(account.name, name).exists():
+            if self._exists(account.name, name):
                 return _json(
                     "200 OK",
                     {
@@ -279,14 +328,18 @@ class FakeGitBucket:
                     },
                 )
             target = self.repo_dir(account.name, name)
+            if (target / "config").exists():
+                # JGit's Repository.create refuses an existing repository; the row is rolled back.
+                return _json(*_SERVER_ERROR)
             target.parent.mkdir(parents=True, exist_ok=True)
             subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(target)], check=True)
             subprocess.run(["git", "-C", str(target), "config", "http.receivepack", "true"], check=True)
+            self.store.add_repository(account.name, name)
             return _json("200 OK", self._repo_json(account.name, name))
         if len(parts) < 3 or parts[0] != "repos":
             return _json(*_NOT_FOUND)
         owner, name, rest = parts[1], parts[2], parts[3:]
-        if not self.repo_dir(owner, name).exists():
+        if not self._exists(owner, name):
             return _json(*_NOT_FOUND)
         if not rest and method == "GET":
             if not self._readable(owner, name, account):
@@ -349,38 +402,55 @@ class FakeGitBucket:
         return _json(*_NOT_FOUND)
 
     def _hooks(self, method: str, repo: str, rest: list[str], body: dict[str, Any]) -> Response:
+        """WEB_HOOK rows with their events (WebHookService.scala); one with no event is hidden."""
         hooks = self.hooks.setdefault(repo, [])
+        visible = [h for h in hooks if h["events"]]
+        by_id = [h for h in visible if rest and str(h["id"]) == rest[0]]
         if method == "GET" and not rest:
-            return _json("200 OK", hooks)
-        if method in ("POST", "PATCH"):
-            config = body.get("config", {})
-            if config.get("content_type", "form") not in ("form", "json"):
-                return _json("404 Not Found", {"message": "Not Found"})
-            events = body.get("events", [])
-            if not set(events) <= _EVENTS:
-                return _json("500 Internal Server Error", {"message": f"unknown event {events}"})
-        if method == "POST" and not rest:
-            if any(h["config"]["url"] == body["config"]["url"] for h in hooks):
-                # The WEB_HOOK table's unique key on (USER_NAME, REPOSITORY_NAME, URL).
-                return _json("500 Internal Server Error", {"message": "Unique index or primary key violation"})
-            hook = {
-                "type": "Repository",
-                "id": self._next_hook_id,
-                "name": "web",
-                "active": True,
-                "events": body["events"],
-                "config": body["config"],
-                "url": f"/api/v3/{repo}/hooks/{self._next_hook_id}",
-            }
+            return _json("200 OK", sorted(visible, key=lambda h: str(h["config"]["url"])))
+        if method in ("GET", "DELETE") and len(rest) == 1:
+            if not by_id:
+                return _json(*_NOT_FOUND)
+            if method == "GET":
+                return _json("200 OK", by_id[0])
+            hooks.remove(by_id[0])
+            return "204 No Content", [], b""
+        if method not in ("POST", "PATCH") or len(rest) != (0 if method == "POST" else 1):
+            return _json(*_NOT_FOUND)
+        config = body.get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("url"), str):
+            return _json(*_NOT_FOUND)  # the body is not extracted: the route yields nothing
+        if config.get("content_type", "form") not in ("form", "json"):
+            return _json(*_NOT_FOUND)  # isValid
+        listed = [body.get("events", ["push"]), body.get("add_events", []), body.get("remove_events", [])]
+        if not all(isinstance(names, list) for names in listed):
+            return _json(*_NOT_FOUND)
+        events = [*listed[0], *listed[1]]
+        if not set(events) <= _EVENTS:
+            return _json(*_SERVER_ERROR)  # WebHook.Event.valueOf throws
+        url, settings = config["url"], {"content_type": config.get("content_type", "form"), "url": config["url"]}
+        chosen = sorted(set(events) - set(listed[2]))
+        if method == "POST":
+            if any(h["config"]["url"] == url for h in hooks):
+                return _json(*_SERVER_ERROR)  # the unique key IDX_WEB_HOOK_1 (USER_NAME, REPOSITORY_NAME, URL)
+            hook_id = self._next_hook_id
             self._next_hook_id += 1
-            hooks.append(hook)
-            return _json("200 OK", hook)
-        if method == "PATCH" and len(rest) == 1:
-            for hook in hooks:
-                if str(hook["id"]) == rest[0]:
-                    hook.update(events=body["events"], config=body["config"])
-                    return _json("200 OK", hook)
-        return _json("404 Not Found", {"message": "Not Found"})
+            hook = {"type": "Repository", "id": hook_id, "name": "web", "active": True, "events": chosen}
+            hooks.append({**hook, "config": settings, "url": f"/api/v3/{repo}/hooks/{hook_id}"})
+            return _json("200 OK", hooks[-1]) if chosen else ("200 OK", [], b"")
+        # PATCH (updateWebHookByApi): the hook of that id, if any, takes the body's URL; then
+        # the events are written under that URL, whichever hook holds it.
+        target = next((h for h in hooks if str(h["id"]) == rest[0]), None)
+        if target is not None and any(h is not target and h["config"]["url"] == url for h in hooks):
+            return _json(*_SERVER_ERROR)  # the unique key again
+        holder = target if target is not None else next((h for h in hooks if h["config"]["url"] == url), None)
+        if holder is None and chosen:
+            return _json(*_SERVER_ERROR)  # WEB_HOOK_EVENT's foreign key: no hook has that URL
+        if target is not None:
+            target["config"] = settings
+        if holder is not None:
+            holder["events"] = chosen
+        return _json("200 OK", target) if target is not None and target["events"] else ("200 OK", [], b"")
 
     def _git(self, environ: dict[str, Any], path_info: str, account: Account | None) -> Response:
         """GitAuthenticationFilter.defaultRepository: 404 for a missing repository; a push
@@ -389,7 +459,7 @@ class FakeGitBucket:
         if len(parts) < 2:
             return "404 Not Found", [], b""
         owner, repo = parts[0], re.sub(r"(\.wiki)?\.git$", "", parts[1])
-        if not self.repo_dir(owner, repo).exists():
+        if not self._exists(owner, repo):
             return "404 Not Found", [], b""
         updating = path_info.endswith("/git-receive-pack") or environ.get("QUERY_STRING") == "service=git-receive-pack"
         allowed = self._writable if updating else self._readable
@@ -423,6 +493,11 @@ class FakeGitBucket:
         return status, headers, payload
 
 
+def _open(path: str) -> bool:
+    """Reachable without signing in when anonymous access is off (PreProcessController.scala:34-39)."""
+    return path.startswith(OPEN_PREFIXES) or path.endswith("/info/refs") or path == "/user.css"
+
+
 def _json(status: str, value: Any) -> Response:
     return status, [("Content-Type", "application/json")], json.dumps(value).encode()
 
@@ -453,9 +528,13 @@ _ACCOUNT_COLUMNS = {
 
 
 class DatabaseAccounts:
-    """GitBucket's ACCOUNT and COLLABORATOR tables on MySQL (the columns the fake uses, with
-    GitBucket's keys: update/gitbucket-core_4.0.xml), and its password check
-    (AccountService.defaultAuthentication: PBKDF2, or a legacy SHA-1 hex)."""
+    """GitBucket's ACCOUNT, COLLABORATOR and REPOSITORY tables on MySQL (the columns the fake
+    uses, with GitBucket's keys: update/gitbucket-core_4.0.xml), and its password check
+    (AccountService.defaultAuthentication: PBKDF2, or a legacy SHA-1 hex).
+
+    `new_repository_table` says this start added the REPOSITORY table to a database the fake
+    made before it had one (it kept repositories as folders only: see `main`); a new database
+    gets an empty one, as GitBucket's."""
 
     def __init__(self, jdbc_url: str, user: str, password: str) -> None:
         import pymysql  # only the containerised fake and its integration tests need it
@@ -482,6 +561,8 @@ class DatabaseAccounts:
             raise RuntimeError(f"cannot reach the database {host}:{port}/{database}")
         self.lock = threading.Lock()
         with self.conn.cursor() as cursor:
+            cursor.execute("SHOW TABLES LIKE 'ACCOUNT'")
+            earlier = bool(cursor.fetchall())
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS ACCOUNT (USER_NAME VARCHAR(100) PRIMARY KEY, "
                 "PASSWORD VARCHAR(200) NOT NULL)"
@@ -509,6 +590,12 @@ class DatabaseAccounts:
                 "REPOSITORY_NAME VARCHAR(100) NOT NULL, COLLABORATOR_NAME VARCHAR(100) NOT NULL, "
                 "ROLE VARCHAR(10) NOT NULL, PRIMARY KEY (USER_NAME, REPOSITORY_NAME, COLLABORATOR_NAME), "
                 "CONSTRAINT IDX_COLLABORATOR_FK1 FOREIGN KEY (COLLABORATOR_NAME) REFERENCES ACCOUNT (USER_NAME))"
+            )
+            cursor.execute("SHOW TABLES LIKE 'REPOSITORY'")
+            self.new_repository_table = earlier and not cursor.fetchall()
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS REPOSITORY (USER_NAME VARCHAR(100) NOT NULL, "
+                "REPOSITORY_NAME VARCHAR(100) NOT NULL, PRIMARY KEY (USER_NAME, REPOSITORY_NAME))"
             )
 
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -573,6 +660,14 @@ class DatabaseAccounts:
             (owner, repo, user),
         )
 
+    def has_repository(self, owner: str, repo: str) -> bool:
+        return bool(
+            self._query("SELECT 1 FROM REPOSITORY WHERE USER_NAME = %s AND REPOSITORY_NAME = %s", (owner, repo))
+        )
+
+    def add_repository(self, owner: str, repo: str) -> None:
+        self._query("INSERT INTO REPOSITORY VALUES (%s, %s)", (owner, repo))
+
 
 def pbkdf2_sha256(password: str, iterations: int = 100_000) -> str:
     """StringUtil.pbkdf2_sha256: what GitBucket stores for a password it is given."""
@@ -590,13 +685,32 @@ def password_matches(password: str, stored: str) -> bool:
     return hmac.compare_digest(hashlib.sha1(password.encode()).hexdigest(), stored)  # noqa: S324
 
 
+def adopt_earlier_folders(root: Path, accounts: DatabaseAccounts) -> list[str]:
+    """A database of the fake from before it had a REPOSITORY table kept its repositories as
+    folders only: they are registered, once (a new database registers none: GitBucket's case
+    of a volume kept, its database new)."""
+    if not accounts.new_repository_table:
+        return []
+    adopted = []
+    for folder in sorted(root.glob("*/*.git")):
+        if not folder.name.endswith(".wiki.git") and (folder / "config").exists():
+            accounts.add_repository(folder.parent.name, folder.name.removesuffix(".git"))
+            adopted.append(f"{folder.parent.name}/{folder.name.removesuffix('.git')}")
+    return adopted
+
+
 def main() -> None:
     home = Path(os.environ.get("GITBUCKET_HOME", "/gitbucket"))
     accounts = DatabaseAccounts(
         os.environ["GITBUCKET_DB_URL"], os.environ["GITBUCKET_DB_USER"], os.environ["GITBUCKET_DB_PASSWORD"]
     )
-    fake = FakeGitBucket(root=home / "repositories", accounts=accounts)
+    fake = FakeGitBucket(
+        root=home / "repositories",
+        accounts=accounts,
+        anonymous_access=os.environ.get("GITBUCKET_ALLOW_ANONYMOUS_ACCESS", "true").lower() != "false",
+    )
     fake.root.mkdir(parents=True, exist_ok=True)
+    adopt_earlier_folders(fake.root, accounts)
     port = int(os.environ.get("GITBUCKET_PORT", "8080"))
     server = make_server(
         "0.0.0.0",

@@ -20,7 +20,7 @@ import requests
 from mlops_clients import gitbucket, mysql
 from mlops_clients.common import InputError, ServiceError
 from mlops_clients.contracts import GitBucketAction, GitBucketEnv, MySQLEnv
-from offline.fakes.fake_gitbucket import DatabaseAccounts, FakeGitBucket, serving
+from offline.fakes.fake_gitbucket import DatabaseAccounts, FakeGitBucket, adopt_earlier_folders, serving
 from tests.support.containers import MySQLServer, new_password
 
 pytestmark = pytest.mark.integration
@@ -104,7 +104,13 @@ def test_a_500_on_a_create_is_not_retried_blindly(api: gitbucket.GitBucketAPI, f
     fake.fail_next(1, 500, method="POST")
     with pytest.raises(ServiceError, match="POST /repos/root/hooked/hooks failed: HTTP 500"):
         api.ensure_webhook("root", "hooked", "http://jenkins:8080/git/notifyCommit?url=x")
-    assert fake.requests == [("GET", "/api/v3/repos/root/hooked/hooks"), ("POST", "/api/v3/repos/root/hooked/hooks")]
+    # Looked up again (created after all?), not there: the error names the likely hidden hook.
+    assert fake.requests == [
+        ("GET", "/api/v3/repos/root/hooked/hooks"),
+        ("POST", "/api/v3/repos/root/hooked/hooks"),
+        ("GET", "/api/v3/repos/root/hooked/hooks"),
+    ]
+    assert fake.hooks["root/hooked"] == []
     # The next run looks up again and creates it.
     assert api.ensure_webhook("root", "hooked", "http://jenkins:8080/git/notifyCommit?url=x")["changed"] is True
 
@@ -433,6 +439,10 @@ class GitBucketDatabase:
     def connect(self) -> pymysql.connections.Connection:
         return mysql.connect(self.host, self.port, self.user, self.password, database=self.database)
 
+    def jdbc(self) -> tuple[str, str, str]:
+        """What the fake's DatabaseAccounts takes: URL, user, password."""
+        return f"jdbc:mysql://{self.host}:{self.port}/{self.database}", self.user, self.password
+
     def env(self) -> dict[str, str]:
         return {
             MySQLEnv.HOST: self.host,
@@ -562,3 +572,32 @@ def test_the_fake_upgrades_an_account_table_of_an_earlier_version(database: GitB
     root = store.authenticate("root", ROOT_PASSWORD)
     assert root is not None and root.admin and root.email == "root@localhost"
     assert store.authenticate("root", "root") is None  # the password set before stays
+
+
+def test_a_new_database_beside_a_kept_repository_folder_is_named(
+    db_fake: FakeGitBucket, database: GitBucketDatabase
+) -> None:
+    """GitBucket's case the e2e stack can meet: the volume kept, the database made anew."""
+    root = gitbucket.GitBucketAPI(db_fake.base_url, "root", ROOT_PASSWORD)
+    root.ensure_repo("kept", "")
+    with database.connect() as conn, conn.cursor() as cursor:
+        cursor.execute("DELETE FROM REPOSITORY")
+        conn.commit()
+    with pytest.raises(gitbucket.LeftoverRepositoryFolder, match=r"repositories/root/kept\.git probably exists"):
+        root.ensure_repo("kept", "")
+    # A new database (the fake's store was made on one) adopts no folder, even at its first start.
+    assert isinstance(db_fake.store, DatabaseAccounts) and not db_fake.store.new_repository_table
+    assert adopt_earlier_folders(db_fake.root, db_fake.store) == []
+
+
+def test_the_fake_adopts_the_folders_of_its_earlier_version(database: GitBucketDatabase, tmp_path: Path) -> None:
+    """Its database from before the REPOSITORY table: its folders were its repositories."""
+    with database.connect() as conn, conn.cursor() as cursor:
+        cursor.execute("CREATE TABLE ACCOUNT (USER_NAME VARCHAR(100) PRIMARY KEY, PASSWORD VARCHAR(200) NOT NULL)")
+        conn.commit()
+    for folder in ("root/app.git", "root/app.wiki.git"):
+        subprocess.run(["git", "init", "--quiet", "--bare", str(tmp_path / folder)], check=True)
+    store = DatabaseAccounts(*database.jdbc())
+    assert adopt_earlier_folders(tmp_path, store) == ["root/app"]
+    assert store.has_repository("root", "app") and not store.has_repository("root", "app.wiki")
+    assert adopt_earlier_folders(tmp_path, DatabaseAccounts(*database.jdbc())) == []  # once

@@ -368,6 +368,15 @@ def test_passwords_are_printable_ascii_of_8_to_40_characters(password: str) -> N
     assert problem.startswith("'gitbucketRootPassword' ")
 
 
+@pytest.mark.parametrize("key", ["gitbucketRootPassword", "gitbucketAutomationPassword"])
+@pytest.mark.parametrize("password", ["pässwörter-und-mehr", "euro-\u20ac-sign-pass"])
+def test_a_non_ascii_gitbucket_password_is_refused_by_its_key(key: str, password: str) -> None:
+    """Jenkins, Airflow and git take the GitBucket passwords too: the stack keeps them ASCII,
+    refused in config before anything is created (issue 14: latin-1 vs UTF-8 Basic auth)."""
+    [problem] = problems_of({"dockerSocketGid": 1, key: password}, frozenset({key}))
+    assert problem == f"'{key}' may hold printable ASCII characters only (no spaces, newlines or accented letters)"
+
+
 @pytest.mark.parametrize("ref", ["mysql:8.4\n", "mysql:8.4\u00e9", "mysql:ta\u0261"])
 def test_image_references_with_a_newline_or_non_ascii_are_invalid(ref: str) -> None:
     assert not is_valid_image_reference(ref)
