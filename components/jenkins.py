@@ -21,6 +21,16 @@ INTERNAL_PORT = 8080
 ADMIN_USER = "admin"
 PIPELINE_JOB = "de_datapreprocessing_pipeline"
 DOCKER_SOCKET = "/var/run/docker.sock"
+# A first boot (empty home) unpacks and loads about 60 plugins (images/jenkins/plugins.txt,
+# the pinned set with its dependencies), then applies JCasC and runs the Job DSL: several
+# minutes on 2 cores, with /login answering 503 meanwhile. Docker does not count failed checks within the start
+# period; after it, 6 in a row (5 s apart, each up to 20 s) mark the container unhealthy,
+# which `docker ps` and monitoring report even though a later success turns it healthy.
+# pulumi-docker's `wait` polls for "healthy" only, until wait_timeout: that is `up`'s
+# deadline. So the start period covers a slow first boot, and the wait outlasts the start
+# period plus Docker's retries (360 + 6 * (5 + 20) = 510 s) with margin.
+START_PERIOD = 360
+WAIT_TIMEOUT = 720
 SPEC = ServiceSpec(
     name="jenkins",
     image="jenkins/jenkins:2.568.2-lts-jdk21",
@@ -103,8 +113,8 @@ class Jenkins(pulumi.ComponentResource):
             group_adds=[str(stack.docker_socket_gid)],
             published=[Published(INTERNAL_PORT, service.port)],
             health=[f"curl -fsS -o /dev/null http://localhost:{INTERNAL_PORT}/login"],
-            start_period=120,
-            wait_timeout=600,
+            start_period=START_PERIOD,
+            wait_timeout=WAIT_TIMEOUT,
             # The repo seeded, the automation account created and made its collaborator.
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[r.ready for r in (args.pipeline_repo, args.training_repo) if r is not None]

@@ -1,14 +1,18 @@
 """The Groovy that Jenkins would run compiles under Groovy 2.4, the Groovy of Jenkins core.
 
 Jenkins cannot run here: this catches syntax errors in the Job DSL script of the
-JCasC file and in the Jenkinsfile, nothing about their meaning (the Jenkinsfile's
-stages are run by the stand-in in the e2e and registry tests).
+JCasC file and in the Jenkinsfiles, and checks the structure of the Job DSL's calls
+with a recorder (not Job DSL: nothing about their meaning to Jenkins). The
+Jenkinsfiles' stages are run by the stand-in (test_jenkinsfile_standin.py, the e2e
+and registry tests).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -39,8 +43,78 @@ def test_the_job_dsl_script_compiles(tmp_path: Path) -> None:
     assert result.returncode == 0 and "compiled" in result.stdout, result.stderr
 
 
-def test_the_jenkinsfile_compiles() -> None:
-    result = compile_groovy(JENKINSFILE)
+# Runs the Job DSL script against a recorder (not Job DSL): every call, its arguments and
+# the calls of its closure, as JSON. Enough to check the structure of what the script asks.
+RECORD = r"""
+import groovy.json.JsonOutput
+
+class Recorder {
+    List calls = []
+
+    Object methodMissing(String name, Object args) {
+        Map call = [name: name, args: [], body: []]
+        for (Object arg : (args as Object[])) {
+            if (arg instanceof Closure) {
+                Recorder inner = new Recorder()
+                Closure body = ((Closure) arg).rehydrate(inner, inner, inner)
+                body.resolveStrategy = Closure.DELEGATE_ONLY
+                body.call()
+                call.body = inner.calls
+            } else {
+                call.args << arg
+            }
+        }
+        calls << call
+        null
+    }
+}
+
+Closure dsl = (Closure) new GroovyShell().evaluate("return { ->\n" + new File(args[0]).text + "\n}")
+Recorder top = new Recorder()
+Closure script = dsl.rehydrate(top, top, top)
+script.resolveStrategy = Closure.DELEGATE_ONLY
+script.call()
+println JsonOutput.toJson(top.calls)
+"""
+
+
+def calls_named(calls: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    found = []
+    for call in calls:
+        if call["name"] == name:
+            found.append(call)
+        found += calls_named(call["body"], name)
+    return found
+
+
+def test_the_multibranch_jobs_exclude_the_data_branches(tmp_path: Path) -> None:
+    """Job DSL 1.92's static `git` branch source (BranchSourcesContext/GitBranchSourceContext):
+    id, remote, credentialsId, includes (default `*`), excludes, ignoreOnPushNotifications."""
+    script, recorder = tmp_path / "job_dsl.groovy", tmp_path / "record.groovy"
+    script.write_text(yaml.safe_load(CASC.read_text())["jobs"][0]["script"])
+    recorder.write_text(RECORD)
+    result = subprocess.run(
+        ["groovy", str(recorder), str(script)],
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", "JAVA_HOME": java_home()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    jobs = calls_named(json.loads(result.stdout.strip().splitlines()[-1]), "multibranchPipelineJob")
+    assert [job["args"] for job in jobs] == [["de_datapreprocessing_pipeline"], ["ds_mlmodeling_pipeline"]]
+    for job in jobs:
+        [branch_sources] = calls_named(job["body"], "branchSources")
+        [source] = branch_sources["body"]
+        settings = {call["name"]: call["args"] for call in source["body"]}
+        assert source["name"] == "git" and set(settings) <= {"id", "remote", "credentialsId", "includes", "excludes"}
+        assert settings["excludes"] == ["data/*"] and "includes" not in settings, settings
+
+
+@pytest.mark.parametrize("jenkinsfile", [JENKINSFILE, JENKINSFILE.parents[1] / "ds_mlmodeling" / "Jenkinsfile"])
+def test_the_jenkinsfiles_compile(jenkinsfile: Path) -> None:
+    result = compile_groovy(jenkinsfile)
     assert result.returncode == 0 and "compiled" in result.stdout, result.stderr
 
 

@@ -3,10 +3,17 @@
 //
 // It evaluates the Jenkinsfile with Groovy 2.4 (the Groovy of Jenkins core) and runs
 // its stages in order on this machine, in the current directory as the workspace:
-// `environment`, `when` (branch, expression, anyOf, allOf, not), `steps` with `sh`,
-// `echo`, `script` and `withCredentials([usernamePassword(...)])`, and `post`
-// (always, success, failure, cleanup). `sh` behaves as Jenkins' does: a script
-// starting with `#!` runs with that interpreter, any other with `sh -xe`.
+// `environment`, `when` (branch, expression, anyOf, allOf, not; several conditions
+// must all hold), `steps` with `sh`, `echo`, `script` and
+// `withCredentials([usernamePassword(...)])`, and `post` (always, success, failure,
+// cleanup). `sh` behaves as Jenkins' does: a script starting with `#!` runs with that
+// interpreter, any other with `sh -xe`; `sh(returnStdout: true, ...)` returns its
+// stdout untrimmed (stderr goes to the log) and still fails on a non-zero exit,
+// `sh(returnStatus: true, ...)` returns the exit code and never fails (it wins over
+// returnStdout, as in workflow-durable-task-step). `env.X = value` (workflow-cps'
+// EnvActionImpl) stores String.valueOf(value) for the later steps, stages and `sh`
+// processes, but a name set by the `environment` directive keeps that value, as in
+// Declarative, whose directive wraps the stages in withEnv.
 // Any other directive or step fails the run and names it. There is no CPS, no
 // agent, no plugin, no sandbox and no log masking; `options` are accepted unused.
 //
@@ -24,7 +31,12 @@ class BuildFailure extends RuntimeException {
 }
 
 class Build {
+    // What Jenkins gives the build (process environment, SCM and global properties).
     final Map<String, String> env = new LinkedHashMap<String, String>()
+    // The `environment` directive's values, in order; they win over `env.X = ...`.
+    final Map<String, String> declared = new LinkedHashMap<String, String>()
+    // `env.X = ...` from steps.
+    final Map<String, String> assigned = new LinkedHashMap<String, String>()
     Map credentials = [:]
     Set<String> onlyStages = null
     File workspace
@@ -34,7 +46,16 @@ class Build {
 
     void log(String line) { println "[stand-in] ${line}"; System.out.flush() }
 
-    void sh(String script, Map<String, String> extraEnv) {
+    Map<String, String> effectiveEnv(Map<String, String> extraEnv) {
+        Map<String, String> effective = new LinkedHashMap<String, String>(env)
+        effective.putAll(assigned)
+        effective.putAll(declared)
+        effective.putAll(extraEnv)
+        effective
+    }
+
+    // Returns what Jenkins' step returns: null, the exit code (returnStatus) or stdout (returnStdout).
+    Object sh(String script, Map<String, String> extraEnv, boolean returnStdout = false, boolean returnStatus = false) {
         File dir = new File(workspace.path + "@tmp")
         dir.mkdirs()
         File file = new File(dir, "script-${++shCount}.sh")
@@ -42,16 +63,41 @@ class Build {
         file.setExecutable(true, true)
         List<String> command = script.startsWith("#!") ? [file.path] : ["sh", "-xe", file.path]
         ProcessBuilder builder = new ProcessBuilder(command).directory(workspace).inheritIO()
+        if (returnStdout) builder.redirectOutput(ProcessBuilder.Redirect.PIPE)
         Map<String, String> processEnv = builder.environment()
         processEnv.clear()
-        processEnv.putAll(env)
-        processEnv.putAll(extraEnv)
-        int status = builder.start().waitFor()
+        processEnv.putAll(effectiveEnv(extraEnv))
+        Process process = builder.start()
+        String stdout = returnStdout ? process.inputStream.getText("UTF-8") : null
+        int status = process.waitFor()
         file.delete()
+        if (returnStatus) return status
         if (status != 0) {
+            if (stdout) print stdout  // diagnostic, as Jenkins writes it to the log
             throw new BuildFailure("script returned exit code ${status}")
         }
+        stdout
     }
+}
+
+// The `env` global: reads the build's effective environment; `env.X = v` sets X for the
+// rest of the build (EnvActionImpl.setProperty: String.valueOf(v)).
+class EnvGlobal {
+    private final Build build
+    private final Map<String, String> extraEnv
+
+    EnvGlobal(Build build, Map<String, String> extraEnv) {
+        this.build = build
+        this.extraEnv = extraEnv
+    }
+
+    Object getProperty(String name) { build.effectiveEnv(extraEnv)[name] }
+
+    void setProperty(String name, Object value) { build.assigned[name] = String.valueOf(value) }
+
+    Object getAt(String name) { getProperty(name) }
+
+    void putAt(String name, Object value) { setProperty(name, value) }
 }
 
 class Dsl {
@@ -67,14 +113,14 @@ class Steps {
     Build build
     Map<String, String> extraEnv = [:]
 
-    // Read-only here: a Jenkinsfile that assigns env.X needs more than this stand-in.
-    Map<String, String> getEnv() { Collections.unmodifiableMap(build.env + extraEnv) }
+    EnvGlobal getEnv() { new EnvGlobal(build, extraEnv) }
 
     void sh(String script) { build.sh(script, extraEnv) }
 
-    void sh(Map args) {
-        if (args.returnStdout || args.returnStatus) throw new BuildFailure("sh(returnStdout/returnStatus) is not supported")
-        build.sh(args.script as String, extraEnv)
+    Object sh(Map args) {
+        Set<String> unknown = (args.keySet() as Set<String>) - (["script", "returnStdout", "returnStatus", "label", "encoding"] as Set<String>)
+        if (unknown) throw new BuildFailure("sh: unsupported parameters ${unknown}")
+        build.sh(args.script as String, extraEnv, args.returnStdout as boolean, args.returnStatus as boolean)
     }
 
     void echo(Object message) { println message }
@@ -99,7 +145,7 @@ class Conditions {
     Build build
     final List<Boolean> results = []
 
-    Map<String, String> getEnv() { Collections.unmodifiableMap(build.env) }
+    EnvGlobal getEnv() { new EnvGlobal(build, [:]) }
 
     void branch(String pattern) {
         String name = build.env.BRANCH_NAME
@@ -147,10 +193,10 @@ class StageList {
 class Environment {
     Build build
 
-    Map<String, String> getEnv() { build.env }
+    Map<String, String> getEnv() { Collections.unmodifiableMap(build.effectiveEnv([:])) }
 
     // `NAME = value` in an environment block: set in order, later values see earlier ones.
-    void propertyMissing(String name, Object value) { build.env[name] = value == null ? null : value.toString() }
+    void propertyMissing(String name, Object value) { build.declared[name] = value == null ? null : value.toString() }
 
     Object propertyMissing(String name) { throw new BuildFailure("environment: unknown variable '${name}' (use env.${name})") }
 }

@@ -3,6 +3,7 @@ and what it exports, without the rest of the platform."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,6 +46,13 @@ def build_alone(
 
 def containers(evaluation: Evaluation) -> dict[str, dict[str, Any]]:
     return {c.name: c.inputs for c in evaluation.of_type(CONTAINER)}
+
+
+def seconds(duration: str) -> int:
+    """A Go duration as the program writes them ("6m0s", "20s")."""
+    match = re.fullmatch(r"(?:(\d+)m)?(\d+)s", duration)
+    assert match, duration
+    return int(match.group(1) or 0) * 60 + int(match.group(2))
 
 
 def test_the_network_alone() -> None:
@@ -117,6 +125,14 @@ def test_jenkins_alone_with_an_external_registry() -> None:
     env = env_of(evaluation.named("ci-server"))
     assert env["REGISTRY_PUSH_PREFIX"] == "reg.example.com/team" and env["REGISTRY_AUTH"] == "false"
     assert evaluation.outputs["jenkinsPipelineUrl"] == "http://127.0.0.1:8090/job/de_datapreprocessing_pipeline/"
+
+    # A first boot loads about 90 plugins (minutes on 2 cores): a start period of 5 minutes or
+    # more, and a wait (`up`'s deadline) past the start period plus Docker's retries.
+    server = containers(evaluation)["ci-server"]
+    check = server["healthcheck"]
+    start, interval, timeout = (seconds(check[k]) for k in ("startPeriod", "interval", "timeout"))
+    assert start >= 300, check
+    assert server["wait"] is True and server["waitTimeout"] > start + check["retries"] * (interval + timeout)
 
 
 def test_airflow_alone_has_no_wiring() -> None:

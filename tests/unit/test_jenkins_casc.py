@@ -16,7 +16,9 @@ from tests.unit.conftest import Evaluation, env_of, plain
 
 ROOT = Path(__file__).resolve().parents[2]
 CASC = ROOT / "images" / "jenkins" / "casc" / "jenkins.yaml"
+DOCKERFILE = ROOT / "images" / "jenkins" / "Dockerfile"
 JENKINSFILE = ROOT / "gitbucket_repos" / "de_datapreprocessing" / "Jenkinsfile"
+ENTRYPOINT = ROOT / "gitbucket_repos" / "de_datapreprocessing" / "de_datapreprocessing" / "entrypoint.py"
 # ${NAME} or ${NAME:-default}, as JCasC substitutes them (not ${...} inside the Job DSL's Groovy).
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(:-[^}]*)?\}")
 
@@ -41,8 +43,11 @@ def test_the_jenkinsfile_global_properties_come_from_the_casc_file() -> None:
     defined = {p["key"] for p in properties}
     used_by_jenkinsfile = set(re.findall(r"env\.([A-Z_]+)", JENKINSFILE.read_text()))
     jenkins_sets = {"BRANCH_NAME", "WORKSPACE", "GIT_COMMIT", "BUILD_NUMBER"}
+    # What the Jenkinsfile sets itself (`env.X = ...` in a step), read by its later stages.
+    jenkinsfile_sets = set(re.findall(r"env\.([A-Z_]+)\s*=(?!=)", JENKINSFILE.read_text()))
+    assert jenkinsfile_sets == {"DATA_ONLY_COMMIT"}
     assert {"REGISTRY", "REGISTRY_AUTH"} <= used_by_jenkinsfile
-    assert used_by_jenkinsfile - jenkins_sets <= defined
+    assert used_by_jenkinsfile - jenkins_sets - jenkinsfile_sets <= defined
 
 
 def test_the_credentials_the_jenkinsfile_uses_exist() -> None:
@@ -82,3 +87,42 @@ def test_the_gitbucket_credential_is_the_automation_account_not_root(dev: Evalua
     assert username == "mlops-automation"
     assert password == "mock-secret-gitbucket-automation-password"
     assert "mock-secret-gitbucket-root-password" not in env.values()
+
+
+def wildcard_excluded(excludes: str, branch: str) -> bool:
+    """scm-api's WildcardSCMHeadFilterTrait (what the git plugin makes of Job DSL's `excludes`):
+    space-separated patterns, `*` is `.*` (slashes included), the rest literal, whole name."""
+    patterns = (
+        "".join(".*" if part == "*" else re.escape(part) for part in re.split(r"(\*)", p)) for p in excludes.split(" ")
+    )
+    return any(re.fullmatch(pattern, branch) for pattern in patterns)
+
+
+def test_the_multibranch_jobs_do_not_discover_the_data_branches() -> None:
+    script = casc()["jobs"][0]["script"]
+    sources = re.findall(r"\bgit\s*\{(.*?)\n\s*\}", script, re.DOTALL)
+    assert len(sources) == 2, sources  # the pipeline's and the training repo's
+    # The entrypoint pushes data commits of an older code commit to data/<first 12 hex>.
+    assert re.search(r'target = f"data/\{code\[:12\]\}"', ENTRYPOINT.read_text())
+    for source in sources:
+        [excludes] = re.findall(r"excludes\('([^']*)'\)", source)
+        assert "includes(" not in source  # Job DSL's default: `*`
+        assert wildcard_excluded(excludes, "data/0123456789ab"), excludes
+        assert not any(wildcard_excluded(excludes, b) for b in ("main", "feature/data", "database", "x/data/y"))
+
+
+def test_the_controller_options_are_in_jenkins_java_opts() -> None:
+    """jenkinsci/docker's jenkins.sh runs java with "$JAVA_OPTS $JENKINS_JAVA_OPTS": options in
+    JENKINS_JAVA_OPTS survive a JAVA_OPTS set at run time and reach no other Java tool."""
+    text = DOCKERFILE.read_text()
+    env = dict(re.findall(r'\b([A-Z_]+)="([^"]*)"', text))
+    options = env["JENKINS_JAVA_OPTS"].split()
+    assert "-Djenkins.install.runSetupWizard=false" in options
+    assert "-Dhudson.plugins.git.GitStatus.NOTIFY_COMMIT_ACCESS_CONTROL=disabled-for-polling" in options
+    assert not re.search(r"(?<![A-Z_])JAVA_OPTS\s*=", text)
+
+
+def test_the_image_has_the_buildx_plugin_where_the_docker_cli_looks() -> None:
+    copies = re.findall(r"^COPY --from=docker-cli (\S+) (\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    plugin = "/usr/local/libexec/docker/cli-plugins/docker-buildx"  # as in docker-library/docker's cli image
+    assert (plugin, plugin) in copies and ("/usr/local/bin/docker", "/usr/local/bin/docker") in copies
