@@ -17,6 +17,8 @@ fi
 if [ "$stack" = "e2e" ]; then
   offline/build-images.sh
 fi
+# One line, not a pull error per service, when the engine cannot get the stack's images.
+.venv/bin/python scripts/preflight.py "$stack"
 cache="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] \
    && [ ! -s "$cache/passphrase" ]; then
