@@ -136,7 +136,7 @@ def measure(out: dict[str, str]) -> None:
 
 
 def trigger_to_alias(out: dict[str, str]) -> None:
-    from tests.e2e.pipelines import AirflowAPI, run_dag, wait_for_dag
+    from tests.support.airflow_api import AirflowAPI, run_dag, wait_for_dag
 
     airflow = AirflowAPI(out["airflowUrl"], out["airflowAdminUser"], out["airflowAdminPassword"])
     wait_for_dag(airflow, "ml_training")

@@ -244,3 +244,25 @@ def stored_state_text(stack: auto.Stack) -> str:
         texts.append(data.decode(errors="replace"))
     assert texts, f"no state under {root}"
     return "\n".join(texts)
+
+
+def verify(stack: auto.Stack, report: Path, *pytest_args: str) -> tuple[int, str, str]:
+    """Run `scripts/verify.sh` (the acceptance tier, as users run it) on this run's stack:
+    (exit status, its output, the report it wrote)."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace)
+    env = {
+        **os.environ,
+        **workspace.env_vars,
+        "MLOPS_VERIFY_PROJECT_DIR": str(workspace.work_dir),
+        "MLOPS_VERIFY_REPORT": str(report),
+    }
+    done = subprocess.run(
+        ["bash", str(PROJECT_DIR / "scripts" / "verify.sh"), stack.name, *pytest_args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr, report.read_text() if report.exists() else ""

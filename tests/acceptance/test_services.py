@@ -1,0 +1,129 @@
+"""Every enabled service answers with the stack's credentials, refuses wrong and default ones,
+and says which version it is."""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import pymysql
+import pytest
+import requests
+
+from mlops_clients import s3
+from tests.acceptance.live import TIMEOUT, Live
+from tests.acceptance.report import Report
+from tests.support import phpmyadmin
+
+pytestmark = pytest.mark.acceptance
+
+# Defaults the services ship with, each of which must be refused.
+MINIO_DEFAULT = ("minioadmin", "minioadmin")
+GITBUCKET_DEFAULT = ("root", "root")
+AIRFLOW_DEFAULT = ("admin", "admin")
+MLFLOW_DEFAULT = ("admin", "password1234")  # MLflow basic-auth's default admin
+JENKINS_DEFAULT = ("admin", "admin")
+
+
+def mysql_connect(live: Live, user: str, password: str) -> pymysql.connections.Connection:
+    host, port = live.out("mysqlHost").rsplit(":", 1)
+    return pymysql.connect(host=host, port=int(port), user=user, password=password, connect_timeout=TIMEOUT)
+
+
+def test_mysql(live: Live, report: Report) -> None:
+    """MySQL: root logs in with the stack's password; an empty or wrong one is refused"""
+    with mysql_connect(live, "root", live.out("mysqlRootPassword")) as root, root.cursor() as cursor:
+        cursor.execute("SELECT VERSION()")
+        report.version("mysql", str(cursor.fetchone()[0]))
+    for wrong in ("", "wrong-password"):
+        with pytest.raises(pymysql.err.OperationalError, match="Access denied"):
+            mysql_connect(live, "root", wrong)
+
+
+def test_object_store(live: Live, report: Report) -> None:
+    """Object store: the root login lists the buckets; MinIO's default login is refused"""
+    url = live.out("minioS3Url")
+    root = s3.s3_client(url, live.out("minioRootUser"), live.out("minioRootPassword"))
+    answer = root.list_buckets()
+    report.version("minio", answer["ResponseMetadata"]["HTTPHeaders"].get("server", "-"))
+    default = s3.s3_client(url, *MINIO_DEFAULT)
+    with pytest.raises(botocore.exceptions.ClientError, match=r"InvalidAccessKeyId|AccessDenied|SignatureDoesNotMatch"):
+        default.list_buckets()
+
+
+def test_registry(live: Live, report: Report) -> None:
+    """Registry: its login reads the catalog; anonymous and wrong-password requests are refused"""
+    url = live.out("registryUrl")
+    login = (live.out("registryUser"), live.out("registryPassword"))
+    answer = requests.get(f"{url}/v2/_catalog", auth=login, timeout=TIMEOUT)
+    assert answer.status_code == 200, answer.status_code
+    report.version("registry", answer.headers.get("Docker-Distribution-Api-Version", "-"))
+    assert requests.get(f"{url}/v2/_catalog", timeout=TIMEOUT).status_code == 401
+    assert requests.get(f"{url}/v2/_catalog", auth=(login[0], "wrong-password"), timeout=TIMEOUT).status_code == 401
+
+
+def test_gitbucket(live: Live) -> None:
+    """GitBucket: root signs in to the API with the stack's password; root/root is refused"""
+    url = live.out("gitbucketUrl")
+    me = requests.get(
+        f"{url}/api/v3/user", auth=(live.out("gitbucketRootUser"), live.out("gitbucketRootPassword")), timeout=TIMEOUT
+    )
+    assert me.status_code == 200 and me.json()["login"] == live.out("gitbucketRootUser"), me.status_code
+    assert requests.get(f"{url}/api/v3/user", auth=GITBUCKET_DEFAULT, timeout=TIMEOUT).status_code == 401
+
+
+def test_airflow(live: Live, report: Report) -> None:
+    """Airflow: healthy, its admin gets an API token; admin/admin and a wrong password are refused"""
+    url = live.out("airflowUrl")
+    health = requests.get(f"{url}/api/v2/monitor/health", timeout=TIMEOUT).json()
+    for part in ("metadatabase", "scheduler", "dag_processor", "triggerer"):
+        if part in health:
+            assert health[part]["status"] == "healthy", (part, health[part])
+    token = requests.post(
+        f"{url}/auth/token",
+        json={"username": live.out("airflowAdminUser"), "password": live.out("airflowAdminPassword")},
+        timeout=TIMEOUT,
+    )
+    assert token.status_code == 201, token.status_code
+    version = requests.get(
+        f"{url}/api/v2/version", headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=TIMEOUT
+    )
+    assert version.status_code == 200, version.status_code
+    report.version("airflow", str(version.json()["version"]))
+    for user, password in (AIRFLOW_DEFAULT, (live.out("airflowAdminUser"), "wrong-password")):
+        refused = requests.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=TIMEOUT)
+        assert refused.status_code in (400, 401, 403), (user, refused.status_code)
+
+
+def test_mlflow(live: Live, report: Report) -> None:
+    """MLflow: healthy; the admin reads the API and the metrics; anonymous and default-admin requests get 401"""
+    url = live.out("mlflowUrl")
+    assert requests.get(f"{url}/health", timeout=TIMEOUT).status_code == 200
+    search = f"{url}/api/2.0/mlflow/experiments/search?max_results=1"
+    admin = (live.out("mlflowAdminUser"), live.out("mlflowAdminPassword"))
+    report.version("mlflow", requests.get(f"{url}/version", auth=admin, timeout=TIMEOUT).text.strip()[:40])
+    assert requests.get(search, auth=admin, timeout=TIMEOUT).status_code == 200
+    assert "mlflow_http_request_total" in requests.get(f"{url}/metrics", auth=admin, timeout=TIMEOUT).text
+    for refused in (None, MLFLOW_DEFAULT, (admin[0], "wrong-password")):
+        assert requests.get(search, auth=refused, timeout=TIMEOUT).status_code == 401, refused and refused[0]
+    assert requests.get(f"{url}/metrics", timeout=TIMEOUT).status_code == 401
+
+
+def test_phpmyadmin(live: Live) -> None:
+    """phpMyAdmin: a MySQL account logs in through it and sees the databases; a wrong password does not"""
+    url = live.out("phpmyadminUrl")
+    session = phpmyadmin.log_in(url, "root", live.out("mysqlRootPassword"))
+    assert session.logged_in, phpmyadmin.errors(session.page)
+    assert "mysql" in session.databases()
+    for wrong in ("", "wrong-password"):
+        assert not phpmyadmin.log_in(url, "root", wrong).logged_in
+
+
+def test_jenkins(live: Live, report: Report) -> None:
+    """Jenkins: its admin reads the API; anonymous, admin/admin and a wrong password are refused"""
+    url = live.out("jenkinsUrl")
+    admin = (live.out("jenkinsAdminUser"), live.out("jenkinsAdminPassword"))
+    answer = requests.get(f"{url}/api/json", auth=admin, timeout=TIMEOUT)
+    assert answer.status_code == 200, answer.status_code
+    report.version("jenkins", answer.headers.get("X-Jenkins", "-"))
+    assert requests.get(f"{url}/api/json", timeout=TIMEOUT).status_code in (401, 403)
+    for refused in (JENKINS_DEFAULT, (admin[0], "wrong-password")):
+        assert requests.get(f"{url}/api/json", auth=refused, timeout=TIMEOUT).status_code == 401, refused[0]
