@@ -47,15 +47,16 @@ def test_seeded_repo(live: Live, output: str, tmp_path: Path) -> None:
     )
     assert clone.returncode == 0, clone.stderr[-300:]
     source = SEEDED[output]
-    seeded = subprocess.run(
+    listed = subprocess.run(
         ["git", "-C", str(PROJECT_DIR), "ls-files", "--", source],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         timeout=TIMEOUT,
-    ).stdout.split()
+    )
+    seeded = listed.stdout.split() if listed.returncode == 0 else []
     if not seeded:
-        pytest.skip(f"this checkout has no git-tracked {source} to compare with")
+        pytest.skip(f"this copy of mlops-stack has no git-tracked {source} to compare with (not a git checkout?)")
     missing = [f for f in seeded if not (tmp_path / "r" / Path(f).relative_to(source)).exists()]
     assert not missing, f"{repo_name(clone_url)} lacks {missing[:5]}"
 

@@ -12,8 +12,10 @@ from tests.support.jenkins_standin import run_jenkinsfile
 CLONE_URL_OUTPUT = {"de_datapreprocessing": "appRepoCloneUrl", "ds_mlmodeling": "trainingRepoCloneUrl"}
 
 
-def jenkins_build(out: dict[str, object], scratch: Path, repo: str = "de_datapreprocessing") -> str:
-    """A build of main, as the multibranch job would run it: a checkout, then the Jenkinsfile."""
+def jenkins_build(out: dict[str, object], scratch: Path, repo: str = "de_datapreprocessing") -> str | None:
+    """A build of main, as the multibranch job would run it: a checkout, then the Jenkinsfile.
+    The commit whose image it pushed; None when main's head only records data (a DAG run's
+    commit), which the Jenkinsfile does not build: its code's image is there already."""
     user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
     workspace = scratch / f"{repo}_main"
     clone_url = str(out[CLONE_URL_OUTPUT[repo]])
@@ -39,7 +41,7 @@ def jenkins_build(out: dict[str, object], scratch: Path, repo: str = "de_datapre
     output = build.stdout + build.stderr
     assert build.returncode == 0 and "Finished: SUCCESS" in output, output[-6000:]
     if f"Data commit {commit} " in output:
-        return commit  # main's head records data (a DAG run's commit): its code's image is built already
+        return None
     for stage in ("Prepare", "Unit tests", "Build image", "Push"):
         assert f"[stand-in] stage '{stage}'\n" in output, f"stage {stage} did not run"
     return commit
