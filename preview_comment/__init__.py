@@ -2,7 +2,9 @@
 
 Pure and stdlib only (no Pulumi import): `parse_preview` reads the JSON,
 `data_safety` finds the deletes and replaces of what holds data, `render`
-writes the comment under a size limit. `python -m preview_comment` is the command.
+writes the comment under a size limit. `python -m preview_comment` is the command;
+with `--post github|gitbucket` it creates or updates the pull request's comment
+(`preview_comment.post`, which needs `requests`).
 """
 
 from preview_comment.model import Change, StackPreview, parse_preview

@@ -1,7 +1,12 @@
 """`python -m preview_comment --stack NAME [...]`: preview stacks and print the Markdown comment.
 
-Exit codes: 0 the comment is written; 2 a change would lose data and no override was
-given (`--allow-data-loss` or MLOPS_ALLOW_DATA_LOSS=1); 1 a preview failed or a file is unreadable.
+With `--post github|gitbucket --repo OWNER/NAME --pr N` it also creates or updates the pull
+request's comment for these stacks (preview_comment/post.py): GitHub with GITHUB_TOKEN (and
+GITHUB_API_URL), GitBucket with GITBUCKET_URL, GITBUCKET_USER and GITBUCKET_PASSWORD.
+
+Exit codes: 0 the comment is written (and posted); 2 a change would lose data and no override
+was given (`--allow-data-loss` or MLOPS_ALLOW_DATA_LOSS=1), the comment posted all the same;
+1 a preview failed, a file is unreadable or posting failed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from preview_comment.model import StackPreview, parse_preview
+from preview_comment.post import Forge, PostError, forge_from_env, max_limit, upsert
 from preview_comment.render import DEFAULT_LIMIT, loses_data, render
 
 OVERRIDE_ENV = "MLOPS_ALLOW_DATA_LOSS"
@@ -71,6 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="also write the comment to this file")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per preview (900)")
     parser.add_argument("--timing", action="store_true", help="print preview and render seconds to stderr")
+    posting = parser.add_argument_group("posting on a pull request")
+    posting.add_argument("--post", choices=("github", "gitbucket"), help="create or update the pull request's comment")
+    posting.add_argument("--repo", metavar="OWNER/NAME", help="the repository of the pull request")
+    posting.add_argument("--pr", type=int, metavar="N", help="the pull request's number")
+    posting.add_argument(
+        "--as-login",
+        metavar="LOGIN",
+        help="the account the token posts as, when the forge will not say (a GitHub App token: its bot login;"
+        " an Actions token is taken as github-actions[bot])",
+    )
     return parser
 
 
@@ -87,6 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error("give --stack or --json-file")
     if args.limit < 1000:
         _parser().error("--limit must be at least 1000")
+    forge: Forge | None = None
+    if args.post is not None:
+        if not args.repo or args.pr is None or args.pr < 1:
+            _parser().error("--post needs --repo OWNER/NAME and --pr N (a positive number)")
+        if args.limit > max_limit(args.post):
+            _parser().error(f"--limit must be at most {max_limit(args.post)} to post on {args.post}")
+        try:  # before the previews: a missing credential fails in a second, not after them
+            forge = forge_from_env(args.post, args.repo, os.environ)
+        except (PostError, ValueError) as err:
+            print(f"preview_comment: cannot post: {err}", file=sys.stderr)
+            return 1
     allow = args.allow_data_loss or os.environ.get(OVERRIDE_ENV, "") in ("1", "true", "yes")
     started = time.perf_counter()
     try:
@@ -106,14 +133,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out.write_text(comment, encoding="utf-8")
     if args.timing:
         print(f"timing: preview {previewed - started:.2f} s, render {rendered - previewed:.3f} s", file=sys.stderr)
-    if loses_data(stacks) and not allow:
+    posted = forge is None or _post(forge, args.pr, comment, args.as_login)
+    lost = loses_data(stacks) and not allow
+    if lost:
         print(
             "preview_comment: a change would lose data (see Data safety);"
             f" --allow-data-loss or {OVERRIDE_ENV}=1 to accept",
             file=sys.stderr,
         )
-        return 2
-    return 0
+    return 1 if not posted else 2 if lost else 0
+
+
+def _post(forge: Forge, pr: int, comment: str, as_login: str | None) -> bool:
+    """Create or update the comment; what was done (or why not) on stderr. False if posting failed."""
+    try:
+        outcome = upsert(forge, pr, comment, as_login)
+    except (PostError, ValueError) as err:
+        print(f"preview_comment: posting failed: {err}", file=sys.stderr)
+        return False
+    print(outcome.describe(forge.name), file=sys.stderr)
+    return True
 
 
 if __name__ == "__main__":

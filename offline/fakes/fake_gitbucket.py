@@ -49,6 +49,26 @@ Accounts and permissions as GitBucket 4.46.1 has them (file:line of its source):
   44-47). PATCH .../hooks/:id updates the hook of that id, then writes the events under the
   URL of its body (WebHookService.scala:153-170): that needs a hook with that URL (the events'
   foreign key, else 500), whatever the id.
+- pull requests and their comments (controller/api/ApiPullRequestControllerBase.scala,
+  ApiIssueCommentControllerBase.scala): `POST .../pulls` {title, head, base, body?} for any
+  reader (readableUsersOnly, :77), head "branch" or "owner:branch"; base and head are resolved
+  in the repositories' git (PullRequestService.scala:611-647: base a branch, the PR's base sha
+  the merge base) and either missing answers 404; the number is the repository's next issue
+  number (IssuesService.insertIssue, :483), answered 200 with the ApiPullRequest. `GET
+  .../pulls/:n` answers 200 with it, or 200 with an empty body when n is no pull request
+  (JsonFormat(None): json4s writes nothing). Issue comments: `GET .../issues/:n/comments`
+  (referrersOnly, :16) lists every comment of issue n, no pagination, in id order (the query
+  has no ORDER BY; [] for an issue that does not exist); `GET .../issues/comments/:id`;
+  `POST .../issues/:n/comments` {body} (readableUsersOnly, :113; no such issue, or an empty
+  or missing body: 404) answers 200 with the ApiComment (api/ApiComment.scala: id, user,
+  body, created_at, updated_at, html_url .../pull/:n#comment-:id); `PATCH
+  .../issues/comments/:id` {body} by the comment's author or a developer (owner, admin, ADMIN
+  or DEVELOPER collaborator; else 401, :134-135) answers 200 with the comment, its `user`
+  being the caller's account (:62), not the author's; without a body it changes nothing. The
+  body lands in ISSUE_COMMENT.CONTENT, a TEXT column (update/gitbucket-core_4.0.xml:220):
+  over 65,535 bytes of UTF-8 MySQL in strict mode (8.4's default) refuses it ("Data too
+  long"), and GitBucket answers 500 (ControllerBase.scala:189-198). Issues themselves (and
+  the "#n" references a comment creates) are not modelled.
 Not modelled: groups, suspended accounts, tokens.
 
 Run as a program (`python fake_gitbucket.py`, the image
@@ -57,7 +77,8 @@ where GitBucket does, in the ACCOUNT, COLLABORATOR and REPOSITORY tables of the 
 named by GITBUCKET_DB_URL/USER/PASSWORD, with root seeded as SHA-1("root"), and checks
 passwords the way GitBucket does: the e2e stack can then run the real stack's GitBucket
 wiring against it. Run as a module in the tests, these are in memory (`MemoryAccounts`)
-unless a `DatabaseAccounts` is given. Webhooks are in memory either way.
+unless a `DatabaseAccounts` is given. Webhooks, pull requests and their comments are in
+memory either way.
 """
 
 from __future__ import annotations
@@ -92,6 +113,8 @@ OPEN_PREFIXES = ("/assets", "/signin", "/register", "/plugin-assets")
 SIGN_IN_PAGE = b"<!DOCTYPE html><html><body><form method='post' action='/signin'>Sign in</form></body></html>"
 _REFUSED = ("401 Unauthorized", {"message": "Requires authentication"})
 _SERVER_ERROR = ("500 Internal Server Error", {"message": "Internal Server Error"})
+# ISSUE_COMMENT.CONTENT is a TEXT column (update/gitbucket-core_4.0.xml:220): 65,535 bytes on MySQL.
+COMMENT_MAX_BYTES = 65_535
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -211,6 +234,11 @@ class FakeGitBucket:
     requests: list[tuple[str, str]] = field(default_factory=list)
     _failures: list[tuple[int, str | None]] = field(default_factory=list)
     _next_hook_id: int = 1
+    # Pull requests by (owner, repo, number); issue comments by id; the last issue number per repo.
+    pulls: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
+    issue_comments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _issue_numbers: dict[tuple[str, str], int] = field(default_factory=dict)
+    _next_comment_id: int = 1
 
     def __post_init__(self) -> None:
         if self.accounts is None:
@@ -352,6 +380,168 @@ class FakeGitBucket:
             return self._hooks(method, f"{owner}/{name}", rest[1:], body)
         if rest and rest[0] == "collaborators":
             return self._collaborators(method, owner, name, rest[1:], body, account)
+        if rest and rest[0] in ("pulls", "issues"):
+            if not self._readable(owner, name, account):
+                return _json(*_REFUSED)  # referrersOnly / readableUsersOnly on a private repository
+            if rest[0] == "pulls":
+                return self._pulls(method, owner, name, rest[1:], body, account)
+            return self._issue_comments(method, owner, name, rest[1:], body, account)
+        return _json(*_NOT_FOUND)
+
+    def _git_out(self, owner: str, repo: str, *args: str) -> str | None:
+        done = subprocess.run(
+            ["git", "-C", str(self.repo_dir(owner, repo)), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+    def _pulls(
+        self, method: str, owner: str, name: str, rest: list[str], body: dict[str, Any], account: Account
+    ) -> Response:
+        """ApiPullRequestControllerBase: get one (:64) and create (:77); the rest is not modelled."""
+        if method == "GET" and len(rest) == 1:
+            if not rest[0].isdigit():
+                return _json(*_NOT_FOUND)
+            pull = self.pulls.get((owner, name, int(rest[0])))
+            if pull is None:
+                return "200 OK", [("Content-Type", "application/json")], b""  # JsonFormat(None)
+            return _json("200 OK", self._pull_json(pull))
+        if method != "POST" or rest:
+            return _json(*_NOT_FOUND)
+        title, head, base = body.get("title"), body.get("head"), body.get("base")
+        text = body.get("body")
+        if not all(isinstance(v, str) for v in (title, head, base)) or not isinstance(text, str | None):
+            return _json(*_NOT_FOUND)  # CreateAPullRequest not extracted
+        assert isinstance(title, str) and isinstance(head, str) and isinstance(base, str)
+        head_owner, head_branch = head.split(":")[:2] if ":" in head else (owner, head)  # parseCompareIdentifier
+        if not self._exists(head_owner, name):
+            return _json(*_NOT_FOUND)
+        head_sha = self._git_out(head_owner, name, "rev-parse", "--verify", "--quiet", f"{head_branch}^{{commit}}")
+        base_tip = self._git_out(owner, name, "rev-parse", "--verify", "--quiet", f"refs/heads/{base}")
+        if head_sha is None or base_tip is None:
+            return _json(*_NOT_FOUND)  # getPullRequestCommitFromTo gives no commit: the route yields nothing
+        base_sha = base_tip
+        if head_owner == owner:  # JGitUtil.getForkedCommitId: the merge base (forks: the base's tip here)
+            base_sha = self._git_out(owner, name, "merge-base", base_tip, head_sha) or base_tip
+        number = self._issue_numbers.get((owner, name), 0) + 1
+        self._issue_numbers[(owner, name)] = number
+        now = _timestamp()
+        self.pulls[(owner, name, number)] = {
+            "owner": owner,
+            "repo": name,
+            "number": number,
+            "title": title,
+            "body": text or "",
+            "user": account.name,
+            "head": (head_owner, head_branch, head_sha),
+            "base": (owner, base, base_sha),
+            "draft": bool(body.get("draft", False)),
+            "created_at": now,
+            "updated_at": now,
+        }
+        return _json("200 OK", self._pull_json(self.pulls[(owner, name, number)]))
+
+    def _user_json(self, login: str) -> dict[str, Any]:
+        found = self.store.get(login)
+        return found.api_json(self.base_url) if found else {"login": login}
+
+    def _pull_json(self, pull: dict[str, Any]) -> dict[str, Any]:
+        """ApiPullRequest (api/ApiPullRequest.scala); None fields are left out, as json4s does."""
+        owner, name, number = pull["owner"], pull["repo"], pull["number"]
+        api = f"{self.base_url}/api/v3/repos/{owner}/{name}"
+
+        def commit(side: tuple[str, str, str]) -> dict[str, Any]:
+            repo_owner, ref, sha = side
+            label = ref if repo_owner == owner else f"{repo_owner}:{ref}"
+            user = self._user_json(repo_owner)
+            return {"sha": sha, "ref": ref, "repo": self._repo_json(repo_owner, name), "label": label, "user": user}
+
+        return {
+            "number": number,
+            "state": "open",
+            "updated_at": pull["updated_at"],
+            "created_at": pull["created_at"],
+            "head": commit(pull["head"]),
+            "base": commit(pull["base"]),
+            "merged": False,
+            "title": pull["title"],
+            "body": pull["body"],
+            "user": self._user_json(pull["user"]),
+            "labels": [],
+            "assignees": [],
+            "draft": pull["draft"],
+            "id": 0,
+            "html_url": f"{self.base_url}/{owner}/{name}/pull/{number}",
+            "url": f"{api}/pulls/{number}",
+            "commits_url": f"{api}/pulls/{number}/commits",
+            "review_comments_url": f"{api}/pulls/{number}/comments",
+            "review_comment_url": f"{api}/pulls/comments/{{number}}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "statuses_url": f"{api}/statuses/{pull['head'][2]}",
+        }
+
+    def _comment_json(self, comment: dict[str, Any], user: str | None = None) -> dict[str, Any]:
+        """ApiComment; `user` is whose account it shows (the PATCH answer shows the caller's)."""
+        where = f"{comment['owner']}/{comment['repo']}"
+        return {
+            "id": comment["id"],
+            "user": self._user_json(user or comment["author"]),
+            "body": comment["body"],
+            "created_at": comment["created_at"],
+            "updated_at": comment["updated_at"],
+            "html_url": f"{self.base_url}/{where}/pull/{comment['issue']}#comment-{comment['id']}",
+        }
+
+    def _issue_comments(
+        self, method: str, owner: str, name: str, rest: list[str], body: dict[str, Any], account: Account
+    ) -> Response:
+        """ApiIssueCommentControllerBase.scala: list (:16), get (:31), update (:46), create (:113)."""
+        if len(rest) == 2 and rest[1] == "comments" and method in ("GET", "POST"):
+            if not rest[0].isdigit():
+                return _json(*_NOT_FOUND)  # toIntOpt
+            number = int(rest[0])
+            if method == "GET":
+                rows = sorted(
+                    (
+                        c
+                        for c in self.issue_comments.values()
+                        if (c["owner"], c["repo"], c["issue"]) == (owner, name, number)
+                    ),
+                    key=lambda c: int(c["id"]),
+                )
+                return _json("200 OK", [self._comment_json(c) for c in rows])
+            text = body.get("body")
+            if (owner, name, number) not in self.pulls or not isinstance(text, str) or not text:
+                return _json(*_NOT_FOUND)
+            if len(text.encode("utf-8")) > COMMENT_MAX_BYTES:
+                return _json(*_SERVER_ERROR)  # MySQL: Data too long for column 'CONTENT'
+            now = _timestamp()
+            comment: dict[str, Any] = {
+                "id": self._next_comment_id,
+                "owner": owner,
+                "repo": name,
+                "issue": number,
+                "body": text,
+            }
+            comment |= {"author": account.name, "created_at": now, "updated_at": now}
+            self._next_comment_id += 1
+            self.issue_comments[comment["id"]] = comment
+            return _json("200 OK", self._comment_json(comment, account.name))
+        if len(rest) == 2 and rest[0] == "comments" and method in ("GET", "PATCH"):
+            if method == "GET" and not rest[1].isdigit():
+                return _json(*_SERVER_ERROR)  # params("id").toInt throws
+            found = self.issue_comments.get(int(rest[1])) if rest[1].isdigit() else None
+            if found is None or (found["owner"], found["repo"]) != (owner, name):
+                return _json(*_NOT_FOUND)
+            if method == "GET":
+                return _json("200 OK", self._comment_json(found))
+            if not (self._writable(owner, name, account) or found["author"] == account.name):
+                return _json(*_REFUSED)  # isEditable
+            text = body.get("body")
+            if isinstance(text, str):
+                if len(text.encode("utf-8")) > COMMENT_MAX_BYTES:
+                    return _json(*_SERVER_ERROR)
+                found["body"], found["updated_at"] = text, _timestamp()
+            return _json("200 OK", self._comment_json(found, account.name))
         return _json(*_NOT_FOUND)
 
     def _create_user(self, body: dict[str, Any], account: Account) -> Response:
@@ -491,6 +681,11 @@ class FakeGitBucket:
             elif key:
                 headers.append((key, value))
         return status, headers, payload
+
+
+def _timestamp() -> str:
+    """JsonFormat's dates: UTC, to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _open(path: str) -> bool:
