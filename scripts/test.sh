@@ -22,6 +22,13 @@ step "lint and types"
 .venv/bin/ruff format --check .
 .venv/bin/mypy .
 
+# Before the scope split: tests/unit/test_workflows.py runs in both scopes.
+step "actionlint (lints the GitHub workflow)"
+if ! scripts/actionlint.sh >/dev/null; then
+  [ "${CI:-}" = "true" ] && { echo "actionlint could not be built" >&2; exit 1; }
+  echo "no actionlint: the workflow lint test will skip" >&2
+fi
+
 markers=()
 if [ "$scope" = "unit" ]; then
   markers=(-m "not integration and not e2e")
