@@ -4,8 +4,10 @@ Cold `up` to a healthy stack; the critical chain (the longest sequence of waits
 along the stack's real dependencies, from the engine's events and the state) and
 the intrinsic chain (MySQL ready -> database and user -> Airflow migration ->
 Airflow healthy), with cold `up` as a ratio of each; a no-op `up`,
-`preview`, `destroy`, the program's evaluation under mocks, and the stack's
-idle memory (`docker stats`). Runs the `e2e` stack: needs the toolchain, a
+`preview`, `destroy`, the program's evaluation under mocks, the stack's
+idle memory (`docker stats`), and the PR comment's cost: `python -m
+preview_comment` against `pulumi preview --json` alone on the unchanged stack,
+alternated, 3 runs each. Runs the `e2e` stack: needs the toolchain, a
 Docker engine and the local images (scripts/test.sh sets all of them up).
 
     source scripts/env.sh && .venv/bin/python scripts/benchmark.py
@@ -13,6 +15,8 @@ Docker engine and the local images (scripts/test.sh sets all of them up).
 
 from __future__ import annotations
 
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pulumi import automation as auto
 
 from tests.support import e2e_stack as e2e
 
@@ -43,6 +49,31 @@ def mock_evaluation_seconds() -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def cli_seconds(stack: auto.Stack, command: list[str]) -> float:
+    """One run of a command in the stack's project, with its backend and passphrase (output discarded)."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir is not None
+    env = {**os.environ, **workspace.env_vars, "PYTHONPATH": str(e2e.PROJECT_DIR)}
+    start = time.monotonic()
+    subprocess.run(command, cwd=workspace.work_dir, env=env, capture_output=True, check=True, timeout=900)
+    return time.monotonic() - start
+
+
+def comment_overhead(stack: auto.Stack) -> None:
+    """preview_comment (which runs the preview itself) against the bare preview, alternated."""
+    bare = ["pulumi", "preview", "--json", "--non-interactive", "--stack", stack.name]
+    comment = [sys.executable, "-m", "preview_comment", "--stack", stack.name]
+    runs: dict[str, list[float]] = {"pulumi preview --json": [], "python -m preview_comment": []}
+    for _ in range(3):
+        runs["pulumi preview --json"].append(cli_seconds(stack, bare))
+        runs["python -m preview_comment"].append(cli_seconds(stack, comment))
+    for label, seconds in runs.items():
+        each = ", ".join(f"{x:.1f}" for x in seconds)
+        print(f"{label + ' (median of 3)':<40} {statistics.median(seconds):8.1f} s   runs {each}")
+    extra = statistics.median(runs["python -m preview_comment"]) - statistics.median(runs["pulumi preview --json"])
+    print(f"{'preview-to-comment minus preview':<40} {extra:8.2f} s   (goal: at most 1 s)")
+
+
 def main() -> int:
     reason = e2e.toolchain_missing()
     if reason:
@@ -62,6 +93,7 @@ def main() -> int:
         print(f"{'cold up / intrinsic chain':<40} {cold / e2e.chain_seconds(intrinsic):8.2f}")
         noop = timed("no-op up", lambda: stack.up())
         timed("preview (no change)", lambda: stack.preview())
+        comment_overhead(stack)
         time.sleep(30)  # let start-up work settle before reading idle memory
         memory = e2e.idle_memory_mib()
         for name, mib in sorted(memory.items()):

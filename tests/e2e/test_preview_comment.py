@@ -1,0 +1,127 @@
+"""End to end, the pull-request comment: `python -m preview_comment` run on the live stack, as
+a CI job runs it, for no change, a port change and a change that loses data, and posted on
+a pull request of the stack's own GitBucket; its output and the comment must quote no secret
+output of the stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from pulumi import automation as auto
+
+from mlops_clients import gitbucket
+from mlops_clients.contracts import GitBucketEnv
+from tests.support import e2e_stack as e2e
+
+pytestmark = pytest.mark.e2e
+
+
+def preview_comment(
+    stack: auto.Stack, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command as a CI job runs it: in the stack's project, with its backend and passphrase."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir is not None
+    return subprocess.run(
+        [sys.executable, "-m", "preview_comment", "--stack", stack.name, *args],
+        cwd=workspace.work_dir,
+        env={**os.environ, **workspace.env_vars, "PYTHONPATH": str(e2e.PROJECT_DIR), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def assert_no_secret(stack: auto.Stack, done: subprocess.CompletedProcess[str]) -> None:
+    secrets = {k: str(v.value) for k, v in stack.outputs().items() if v.secret}
+    leaked = sorted(k for k, value in secrets.items() if value in done.stdout or value in done.stderr)
+    assert not leaked, f"the comment or its output quotes {leaked}"
+
+
+def test_the_comment_of_live_previews(stack: auto.Stack) -> None:
+    stack.up(on_output=print)  # a no-op after the other tests; a cold up when run alone
+    unchanged = preview_comment(stack)
+    assert unchanged.returncode == 0, unchanged.stderr[-2000:]
+    assert f"- **{stack.name}**: no changes" in unchanged.stdout, unchanged.stdout[:2000]
+    assert_no_secret(stack, unchanged)
+
+    port_key = "airflow.port"
+    old_port = int(stack.get_config(port_key, path=True).value)
+    try:
+        stack.set_config(port_key, auto.ConfigValue(value=str(e2e.free_ports(1)[0])), path=True)
+        moved = preview_comment(stack)
+        assert moved.returncode == 0, moved.stderr[-2000:]
+        assert "1 to update" in moved.stdout or "to replace" in moved.stdout, moved.stdout[:2000]
+        assert f"{old_port}" in moved.stdout and "→" in moved.stdout, moved.stdout[:3000]
+        assert_no_secret(stack, moved)
+
+        # Volumes no longer retained, then MLflow disabled: its user store would be lost.
+        stack.set_config("retainVolumes", auto.ConfigValue(value="false"))
+        stack.set_config("mlflow.enabled", auto.ConfigValue(value="false"), path=True)
+        lost = preview_comment(stack)
+        assert lost.returncode == 2, lost.stderr[-2000:]
+        assert "LOST" in lost.stdout and "mlflow-auth" in lost.stdout, lost.stdout[:3000]
+        assert "--allow-data-loss" in lost.stderr
+        assert_no_secret(stack, lost)
+        allowed = preview_comment(stack, "--allow-data-loss")
+        assert allowed.returncode == 0, allowed.stderr[-2000:]
+    finally:  # the stack's config as Pulumi.e2e.yaml gave it
+        stack.set_config(port_key, auto.ConfigValue(value=str(old_port)), path=True)
+        stack.set_config("retainVolumes", auto.ConfigValue(value="true"))
+        stack.remove_config("mlflow.enabled", path=True)
+    again = preview_comment(stack)
+    assert again.returncode == 0 and f"- **{stack.name}**: no changes" in again.stdout, again.stdout[:2000]
+
+
+def test_the_comment_is_posted_and_updated_on_a_pull_request_in_the_stacks_gitbucket(
+    stack: auto.Stack, tmp_path: Path
+) -> None:
+    """The infrastructure repo living in the platform's own (FAKE) GitBucket: its pull request
+    gets the comment, updated in place on the next run, never duplicated, quoting no secret."""
+    out = {k: v.value for k, v in stack.outputs().items()}
+    url, root = str(out["gitbucketUrl"]), (str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"]))
+    api = gitbucket.GitBucketAPI(url, *root)
+    clone_url = api.ensure_repo("mlops_stack_infra", "this project, reviewed by pull request")["clone_url"]
+    work = tmp_path / "infra"
+    author = ["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
+    for args in (
+        ["init", "--quiet", "--initial-branch", "main", str(work)],
+        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "Infrastructure"],
+        ["-C", str(work), "checkout", "--quiet", "-b", "change"],
+        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "A change to review"],
+    ):
+        assert subprocess.run(["git", *args], capture_output=True, check=False, timeout=60).returncode == 0, args
+    for branch in ("main", "change"):
+        pushed = gitbucket.run_git(["push", "--quiet", clone_url, branch], work, *root)
+        assert pushed.returncode == 0, pushed.stderr
+    pull = requests.post(
+        f"{url}/api/v3/repos/root/mlops_stack_infra/pulls",
+        json={"title": "A change to review", "head": "change", "base": "main"},
+        auth=root,
+        timeout=30,
+    )
+    assert pull.status_code in (200, 201), pull.text
+    number = str(pull.json()["number"])
+    forge_env = {str(GitBucketEnv.URL): url, str(GitBucketEnv.USER): root[0], str(GitBucketEnv.PASSWORD): root[1]}
+    post = ("--post", "gitbucket", "--repo", "root/mlops_stack_infra", "--pr", number)
+
+    first = preview_comment(stack, *post, env=forge_env)
+    assert first.returncode == 0 and "created" in first.stderr, first.stderr[-2000:]
+    second = preview_comment(stack, *post, env=forge_env)
+    assert second.returncode == 0 and ("updated" in second.stderr or "unchanged" in second.stderr), second.stderr
+    comments = requests.get(
+        f"{url}/api/v3/repos/root/mlops_stack_infra/issues/{number}/comments", auth=root, timeout=30
+    ).json()
+    assert len(comments) == 1, [c["id"] for c in comments]
+    [comment] = comments
+    assert f"<!-- mlops-stack-preview:{stack.name} -->" in comment["body"]
+    assert f"- **{stack.name}**: no changes" in comment["body"]
+    secrets = {k: str(v.value) for k, v in stack.outputs().items() if v.secret}
+    for text in (comment["body"], first.stdout, first.stderr, second.stdout, second.stderr):
+        assert not [k for k, value in secrets.items() if value in text]
