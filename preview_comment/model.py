@@ -141,7 +141,42 @@ def _op(raw: str) -> str:
     return "replace" if raw in REPLACE_OPS else raw
 
 
+def _raw_at(value: Any, path: str) -> Any:
+    for part in path_parts(path):
+        if isinstance(value, Mapping) and isinstance(part, str):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _within(path: str, old: Any, new: Any) -> list[str]:
+    """A change to an object, narrowed to the keys that differ (`environment.SEED_HASH`), so a
+    reviewer sees what changed rather than two long objects; a secret stays one leaf."""
+    if (
+        not (isinstance(old, Mapping) and isinstance(new, Mapping))
+        or SECRET_SIGNATURE in old
+        or SECRET_SIGNATURE in new
+    ):
+        return [path]
+    narrowed = [
+        inner
+        for key in sorted({str(k) for k in (*old, *new) if not str(k).startswith("__")})
+        if old.get(key) != new.get(key)
+        for inner in _within(
+            f"{path}.{key}" if _PLAIN_KEY.fullmatch(key) else f'{path}["{key}"]', old.get(key), new.get(key)
+        )
+    ]
+    return narrowed or [path]
+
+
 def _properties(step: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[PropertyChange, ...]:
+    """The changed properties, from the raw (unmasked) inputs: values are masked as they are taken."""
     detailed = step.get("detailedDiff")
     if isinstance(detailed, Mapping) and detailed:
         items = [
@@ -149,9 +184,12 @@ def _properties(step: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[st
         ]
     else:
         items = [(str(reason), "update") for reason in step.get("diffReasons") or ()]
+    narrowed = [
+        (inner, kind) for path, kind in items for inner in _within(path, _raw_at(old, path), _raw_at(new, path))
+    ]
     return tuple(
         PropertyChange(path=path, kind=kind, old=at_path(old, path), new=at_path(new, path))
-        for path, kind in sorted(items, key=lambda item: _natural(item[0]))
+        for path, kind in sorted(narrowed, key=lambda item: _natural(item[0]))
     )
 
 
@@ -180,7 +218,7 @@ def _change(step: Mapping[str, Any]) -> Change:
         retain_on_delete_new=None if not new_state else bool(new_retain),
         diff_reasons=tuple(str(r) for r in step.get("diffReasons") or ()),
         replace_reasons=tuple(str(r) for r in step.get("replaceReasons") or ()),
-        properties=_properties(step, masked(old_inputs), masked(new_inputs)),
+        properties=_properties(step, old_inputs, new_inputs),
     )
 
 

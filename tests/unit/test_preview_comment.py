@@ -4,7 +4,8 @@ The fixtures in fixtures/preview/ are real `pulumi preview --json --stack e2e --
 runs against a stack that was up (only `sourcePosition`/`stackTrace`, which hold machine paths,
 removed): no_change; airflow_port (airflow.port 18085 -> 18095); registry_image (registry.image
 mlops-local/registry:2 -> :2.8); mysql_image (mysql.image 9.7 -> 9.7.1); unretained_disable
-(retainVolumes false, registry and phpMyAdmin disabled).
+(retainVolumes false, registry and phpMyAdmin disabled); seeded_repo (a line added to a tracked
+file of dags/, the seeded DAG repo's content: plain `pulumi preview --json --stack e2e`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def assert_no_plaintext(text: str) -> None:
         ("registry_image", {"replace": 2, "same": 44}),
         ("mysql_image", {"replace": 2, "same": 44}),
         ("unretained_disable", {"replace": 5, "delete": 7, "same": 34}),
+        ("seeded_repo", {"update": 1, "same": 57}),
     ],
 )
 def test_each_fixture_renders_its_summary_and_marker(name: str, counts: dict[str, int]) -> None:
@@ -111,6 +113,16 @@ def test_each_fixture_renders_its_summary_and_marker(name: str, counts: dict[str
         for op in ("create", "update", "replace", "delete"):
             assert f"{counts.get(op, 0)} to {op}" in summary
     assert "### Data safety" in comment
+
+
+def test_a_seeded_repos_new_content_shows_the_seed_step_running_again() -> None:
+    comment = render([preview("seeded_repo")], 60_000)
+    assert "#### e2e / gitbucket" in comment
+    assert "- **update** `gitbucket-repo-myairflow_dags-ensure` (command:local:Command)" in comment
+    # Narrowed to the key that changed, not two whole environments; the password stays masked.
+    [line] = [line for line in comment.splitlines() if line.startswith("  - `environment")]
+    assert line.startswith("  - `environment.SEED_HASH`: `b6287524") and "` → `2e60a046" in line, line
+    assert "No volume or data-holding container is deleted or replaced." in comment
 
 
 def test_port_change_shows_old_and_new_and_the_replace_reason() -> None:
@@ -305,3 +317,25 @@ def test_no_cut_note_when_it_fits() -> None:
     comment = render([preview("unretained_disable")], 60_000)
     assert "_Cut" not in comment
     assert comment.rstrip().endswith("</details>")
+
+
+def test_a_changed_secret_inside_an_object_shows_as_changed_and_masked() -> None:
+    def state(password: str, url: str) -> dict[str, Any]:
+        return {
+            "type": "command:local:Command",
+            "inputs": {"environment": {"GITBUCKET_PASSWORD": password, "URL": url}},
+        }
+
+    step = {
+        "op": "update",
+        "urn": "urn:pulumi:e2e::mlops-stack::mlops:gitbucket:GitBucket$command:local:Command::seed",
+        "oldState": state("old-plaintext-pw", "http://a"),
+        "newState": state("new-plaintext-pw", "http://b"),
+        "detailedDiff": {"environment": {"kind": "update"}},
+    }
+    [change] = parse_preview("e2e", {"steps": [step]}).changes
+    shown = {p.path: (p.old, p.new) for p in change.properties}
+    assert shown == {
+        "environment.GITBUCKET_PASSWORD": ("[secret]", "[secret]"),
+        "environment.URL": ("http://a", "http://b"),
+    }
