@@ -61,8 +61,12 @@ def test_the_comment_of_live_previews(stack: auto.Stack) -> None:
         assert f"{old_port}" in moved.stdout and "→" in moved.stdout, moved.stdout[:3000]
         assert_no_secret(stack, moved)
 
-        # Volumes no longer retained, then MLflow disabled: its user store would be lost.
+        # A volume is kept on delete by the state's `retainOnDelete`: that is the setting a delete
+        # obeys, so volumes stop being retained with an `up` (README, Teardown). Then MLflow
+        # disabled: its user store would be lost.
+        stack.set_config(port_key, auto.ConfigValue(value=str(old_port)), path=True)
         stack.set_config("retainVolumes", auto.ConfigValue(value="false"))
+        stack.up(on_output=print)
         stack.set_config("mlflow.enabled", auto.ConfigValue(value="false"), path=True)
         lost = preview_comment(stack)
         assert lost.returncode == 2, lost.stderr[-2000:]
@@ -75,6 +79,7 @@ def test_the_comment_of_live_previews(stack: auto.Stack) -> None:
         stack.set_config(port_key, auto.ConfigValue(value=str(old_port)), path=True)
         stack.set_config("retainVolumes", auto.ConfigValue(value="true"))
         stack.remove_config("mlflow.enabled", path=True)
+        stack.up(on_output=print)
     again = preview_comment(stack)
     assert again.returncode == 0 and f"- **{stack.name}**: no changes" in again.stdout, again.stdout[:2000]
 
@@ -87,7 +92,8 @@ def test_the_comment_is_posted_and_updated_on_a_pull_request_in_the_stacks_gitbu
     out = {k: v.value for k, v in stack.outputs().items()}
     url, root = str(out["gitbucketUrl"]), (str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"]))
     api = gitbucket.GitBucketAPI(url, *root)
-    clone_url = api.ensure_repo("mlops_stack_infra", "this project, reviewed by pull request")["clone_url"]
+    api.ensure_repo("mlops_stack_infra", "this project, reviewed by pull request")
+    clone_url = f"{url}/git/root/mlops_stack_infra.git"  # the API names the in-network address
     work = tmp_path / "infra"
     author = ["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
     for args in (

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi import automation as auto
 
 from components.platform import SERVICES
@@ -118,11 +119,19 @@ def chain_seconds(chain: list[Step]) -> float:
     return sum(step.end - step.start for step in chain)
 
 
+def run_stack_settings(source: Path) -> dict[str, Any]:
+    """The config of Pulumi.e2e.yaml without what `scripts/up.sh e2e` may have added for a user's
+    own `e2e` stack (its encryption salt, its encrypted secretSeed): this run sets its own."""
+    settings = yaml.safe_load(source.read_text()) or {}
+    config = {k: v for k, v in (settings.get("config") or {}).items() if not (isinstance(v, dict) and "secure" in v)}
+    return {"config": config}
+
+
 def copy_project(target: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         shutil.copy2(PROJECT_DIR / name, target / name)
-    shutil.copy2(PROJECT_DIR / CONFIG_SOURCE, target / f"Pulumi.{STACK}.yaml")
+    (target / f"Pulumi.{STACK}.yaml").write_text(yaml.safe_dump(run_stack_settings(PROJECT_DIR / CONFIG_SOURCE)))
     for name in PROJECT_DIRS:
         shutil.copytree(
             PROJECT_DIR / name,
