@@ -15,7 +15,6 @@ Docker engine and the local images (scripts/test.sh sets all of them up).
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -51,11 +50,8 @@ def mock_evaluation_seconds() -> float:
 
 def cli_seconds(stack: auto.Stack, command: list[str]) -> float:
     """One run of a command in the stack's project, with its backend and passphrase (output discarded)."""
-    workspace = stack.workspace
-    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir is not None
-    env = {**os.environ, **workspace.env_vars, "PYTHONPATH": str(e2e.PROJECT_DIR)}
     start = time.monotonic()
-    subprocess.run(command, cwd=workspace.work_dir, env=env, capture_output=True, check=True, timeout=900)
+    e2e.in_project(stack, command).check_returncode()
     return time.monotonic() - start
 
 

@@ -698,18 +698,24 @@ def _json(status: str, value: Any) -> Response:
 
 
 @contextmanager
-def serving(root: Path, **kwargs: Any) -> Iterator[FakeGitBucket]:
-    """Run the fake on 127.0.0.1 (a free port) for the duration of the block."""
-    fake = FakeGitBucket(root=root, **kwargs)
-    server = make_server("127.0.0.1", 0, fake, server_class=_ThreadingServer, handler_class=_QuietHandler)
-    fake.base_url = f"http://127.0.0.1:{server.server_port}"
+def served(app: Any) -> Iterator[str]:
+    """Serve a WSGI app (a fake) on 127.0.0.1, a free port, for the duration of the block: its base URL."""
+    server = make_server("127.0.0.1", 0, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def serving(root: Path, **kwargs: Any) -> Iterator[FakeGitBucket]:
+    """Run the fake on 127.0.0.1 (a free port) for the duration of the block."""
+    fake = FakeGitBucket(root=root, **kwargs)
+    with served(fake) as fake.base_url:
+        yield fake
 
 
 # Columns added since the fake's first ACCOUNT table (USER_NAME, PASSWORD): a database of

@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import make_server
 
-from offline.fakes.fake_gitbucket import _QuietHandler, _ThreadingServer
+from offline.fakes.fake_gitbucket import served
 
 Response = tuple[str, list[tuple[str, str]], bytes]
 MAX_BODY_CHARS = 65_536
@@ -251,12 +250,5 @@ class FakeGitHub:
 def serving(**kwargs: Any) -> Iterator[FakeGitHub]:
     """Run the fake on 127.0.0.1 (a free port) for the duration of the block."""
     fake = FakeGitHub(**kwargs)
-    server = make_server("127.0.0.1", 0, fake, server_class=_ThreadingServer, handler_class=_QuietHandler)
-    fake.base_url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(fake) as fake.base_url:
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

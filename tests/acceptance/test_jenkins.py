@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from components.jenkins import PIPELINE_JOB
 from mlops_clients import gitbucket
 from tests.acceptance.live import TIMEOUT, Live
 from tests.acceptance.report import Report
@@ -22,7 +23,6 @@ from tests.support.containers import wait_until
 
 pytestmark = pytest.mark.acceptance
 
-PIPELINE_JOB = "de_datapreprocessing_pipeline"  # components/jenkins.py, the Job DSL in images/jenkins/casc
 IMAGE = "de_datapreprocessing"
 CASC_SYSTEM_MESSAGE = "Managed by mlops-stack (configuration as code)"
 # Run in the script console as the admin: what failed to load, and whether JCasC applied.

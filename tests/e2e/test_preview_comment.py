@@ -5,7 +5,6 @@ output of the stack."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,17 +24,7 @@ def preview_comment(
     stack: auto.Stack, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The command as a CI job runs it: in the stack's project, with its backend and passphrase."""
-    workspace = stack.workspace
-    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir is not None
-    return subprocess.run(
-        [sys.executable, "-m", "preview_comment", "--stack", stack.name, *args],
-        cwd=workspace.work_dir,
-        env={**os.environ, **workspace.env_vars, "PYTHONPATH": str(e2e.PROJECT_DIR), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    return e2e.in_project(stack, [sys.executable, "-m", "preview_comment", "--stack", stack.name, *args], env)
 
 
 def assert_no_secret(stack: auto.Stack, done: subprocess.CompletedProcess[str]) -> None:

@@ -255,23 +255,31 @@ def stored_state_text(stack: auto.Stack) -> str:
     return "\n".join(texts)
 
 
+def in_project(
+    stack: auto.Stack, command: list[str], env: Mapping[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user or a CI job would on this run's stack: in its project, with its
+    backend and passphrase, and this checkout's modules importable; output captured."""
+    workspace = stack.workspace
+    assert isinstance(workspace, auto.LocalWorkspace) and workspace.work_dir is not None
+    return subprocess.run(
+        command,
+        cwd=workspace.work_dir,
+        env={**os.environ, **workspace.env_vars, "PYTHONPATH": str(PROJECT_DIR), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def verify(stack: auto.Stack, report: Path, *pytest_args: str) -> tuple[int, str, str]:
     """Run `scripts/verify.sh` (the acceptance tier, as users run it) on this run's stack:
     (exit status, its output, the report it wrote)."""
-    workspace = stack.workspace
-    assert isinstance(workspace, auto.LocalWorkspace)
-    env = {
-        **os.environ,
-        **workspace.env_vars,
-        "MLOPS_VERIFY_PROJECT_DIR": str(workspace.work_dir),
-        "MLOPS_VERIFY_REPORT": str(report),
-    }
-    done = subprocess.run(
+    done = in_project(
+        stack,
         ["bash", str(PROJECT_DIR / "scripts" / "verify.sh"), stack.name, *pytest_args],
-        env=env,
-        capture_output=True,
-        text=True,
+        {"MLOPS_VERIFY_PROJECT_DIR": str(stack.workspace.work_dir), "MLOPS_VERIFY_REPORT": str(report)},
         timeout=3600,
-        check=False,
     )
     return done.returncode, done.stdout + done.stderr, report.read_text() if report.exists() else ""
