@@ -216,19 +216,27 @@ def test_mlflow_refuses_an_s3_user_of_another_bucket() -> None:
 
 def test_mlflow_prepare_code_imports_only_the_standard_library_and_the_mlflow_image() -> None:
     """The prepare container gets these files only: each imports nothing else of the project."""
-    import ast
+    import json
+    import subprocess
     import sys
 
     from components.files import PROJECT_DIR
     from components.mlflow import CLIENT_FILES
 
+    # What loads with the module (functions import MLflow's own libraries when they run), parsed
+    # in a fresh interpreter: CPython 3.11.7's ast.parse can raise "AST constructor recursion
+    # depth mismatch" in a process where an earlier test raised through deep recursion.
+    top_level_imports = (
+        "import ast, json, sys; tree = ast.parse(open(sys.argv[1]).read()); print(json.dumps("
+        "[[a.name for a in n.names] if isinstance(n, ast.Import) else [n.module] "
+        "for n in tree.body if isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom) and n.module)]))"
+    )
     for file in CLIENT_FILES:
-        tree = ast.parse((PROJECT_DIR / "mlops_clients" / file).read_text())
-        # What loads with the module (functions import MLflow's own libraries when they run).
-        for node in tree.body:
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
+        path = str(PROJECT_DIR / "mlops_clients" / file)
+        done = subprocess.run(
+            [sys.executable, "-c", top_level_imports, path], capture_output=True, text=True, check=True
+        )
+        for names in json.loads(done.stdout):
             for name in names:
                 top, _, rest = name.partition(".")
                 if top == "mlops_clients":
