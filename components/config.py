@@ -64,7 +64,7 @@ _IMAGE_REF = re.compile(
 )
 _DOCKER_HOST_SCHEMES = ("unix://", "tcp://", "ssh://", "npipe://")
 # Docker object and image names are made from it: lowercase, single separators.
-_STACK_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
+STACK_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", re.ASCII)
 # A repository prefix: a registry host (with a dot or a port, or localhost, else Docker
 # would read it as a Docker Hub namespace), then optional lowercase path components.
 _REGISTRY_PREFIX = re.compile(
@@ -156,7 +156,7 @@ def load(
     renamed = {old: new for spec in specs for old, new in spec.renamed_keys.items()}
     known = known_keys(specs)
 
-    if not _STACK_NAME.fullmatch(stack):
+    if not STACK_NAME.fullmatch(stack):
         problems.append(
             f"stack name '{stack}' cannot name Docker objects and images: use lowercase letters and digits, "
             "with single '-', '_' or '.' between them (e.g. dev, team-a)"
@@ -359,7 +359,7 @@ def _external_registry(
 
 def _service(spec: ServiceSpec, value: Any, problems: list[str], default_enabled: bool) -> ServiceConfig:
     name = spec.name
-    keys = COMMON_SERVICE_KEYS | set(spec.ports)
+    keys = COMMON_SERVICE_KEYS | set(spec.ports) | set(spec.settings)
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
@@ -387,7 +387,15 @@ def _service(spec: ServiceSpec, value: Any, problems: list[str], default_enabled
             problems.append(f"'{name}.{port_key}' must be a port number 1-65535, got {port!r}")
             port = default
         ports[port_key] = port
-    return ServiceConfig(name=name, enabled=enabled, image=image, memory_mb=memory, ports=ports)
+
+    settings: dict[str, Any] = {}
+    for key, setting in spec.settings.items():
+        settings[key] = value.get(key, setting.default)
+        problem = setting.check(settings[key]) if key in value else None
+        if problem is not None:
+            problems.append(f"'{name}.{key}' {problem}")
+            settings[key] = setting.default
+    return ServiceConfig(name=name, enabled=enabled, image=image, memory_mb=memory, ports=ports, settings=settings)
 
 
 def _socket_gid(

@@ -28,7 +28,15 @@ from components.config import StackConfig
 from components.files import PROJECT_DIR, content_hash
 from components.mysql import MySQL, ServiceDatabase
 from components.spec import ServiceConfig, ServiceSpec
-from mlops_clients.contracts import GITBUCKET, GitBucketAction, GitBucketEnv, check_repo_name, check_user_name
+from mlops_clients.contracts import (
+    GITBUCKET,
+    HOOK_EVENTS,
+    GitBucketAction,
+    GitBucketEnv,
+    HookEvent,
+    check_repo_name,
+    check_user_name,
+)
 
 ALIAS = "gitbucket"
 INTERNAL_PORT = 8080
@@ -86,6 +94,7 @@ class GitBucket(pulumi.ComponentResource):
         super().__init__("mlops:gitbucket:GitBucket", name, None, opts)
         stack, service, db = args.stack, args.service, args.database
         self.alias = ALIAS
+        self._repos: set[str] = set()
         self.internal_url = f"http://{ALIAS}:{INTERNAL_PORT}"
         self.host_url = f"http://{stack.host_address}:{service.port}"
         self.root_user = ROOT_USER
@@ -170,8 +179,12 @@ class GitBucket(pulumi.ComponentResource):
             GitBucketEnv.PASSWORD: self.root_password,
         }
 
-    def repository(self, repo: str, source: str, description: str) -> GitRepository:
-        """A repository of root's, seeded from a directory of this project (relative path)."""
+    def repository(self, repo: str, source: str | None, description: str) -> GitRepository:
+        """A repository of root's, seeded from a directory of this project (relative path),
+        or left as users push it (`source` None: created empty, never written to)."""
+        if repo in self._repos:
+            raise ValueError(f"repository '{repo}' is already one of the stack's (a seeded repo?): choose another name")
+        self._repos.add(repo)
         return GitRepository(
             f"{self._resource_name}-repo-{repo}",
             GitRepositoryArgs(server=self, repo=repo, source=source, description=description),
@@ -183,14 +196,14 @@ class GitBucket(pulumi.ComponentResource):
 class GitRepositoryArgs:
     server: GitBucket
     repo: str
-    source: str
+    source: str | None
     description: str
 
 
 class GitRepository(pulumi.ComponentResource):
     """Created once, then kept equal to its source: each `up` after the source changed
     pushes one new commit on top (history is never rewritten; see README). Root owns it;
-    the automation account is its collaborator with write."""
+    the automation account is its collaborator with write (read only on an unseeded one)."""
 
     repo: str
     internal_clone_url: str
@@ -201,9 +214,13 @@ class GitRepository(pulumi.ComponentResource):
     def __init__(self, name: str, args: GitRepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:gitbucket:GitRepository", name, None, opts)
         check_repo_name(args.repo)
-        source_dir = PROJECT_DIR / args.source
-        if not source_dir.is_dir():
-            raise ValueError(f"the seed of repository {args.repo}, {source_dir}, is not a directory")
+        seed: dict[str, pulumi.Input[str]] = {}
+        if args.source is not None:
+            source_dir = PROJECT_DIR / args.source
+            if not source_dir.is_dir():
+                raise ValueError(f"the seed of repository {args.repo}, {source_dir}, is not a directory")
+            # Changes with the content, so a changed seed runs the update (a new commit).
+            seed = {GitBucketEnv.SEED_SOURCE: args.source, GitBucketEnv.SEED_HASH: content_hash(source_dir)}
         server = args.server
         self.repo = args.repo
         self.internal_clone_url = f"{server.internal_url}/git/{server.root_user}/{args.repo}.git"
@@ -216,9 +233,7 @@ class GitRepository(pulumi.ComponentResource):
                 **server.root_api_env(),
                 GitBucketEnv.REPO_NAME: args.repo,
                 GitBucketEnv.REPO_DESCRIPTION: args.description,
-                GitBucketEnv.SEED_SOURCE: args.source,
-                # Changes with the content, so a changed seed runs the update (a new commit).
-                GitBucketEnv.SEED_HASH: content_hash(source_dir),
+                **seed,
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server.root_ready]),
         )
@@ -230,14 +245,18 @@ class GitRepository(pulumi.ComponentResource):
                 **server.root_api_env(),
                 GitBucketEnv.REPO_NAME: args.repo,
                 GitBucketEnv.AUTOMATION_USER: server.automation_user,
+                # A repository users push to: the automation account reads it and comments, no more.
+                **({GitBucketEnv.AUTOMATION_PERMISSION: "pull"} if args.source is None else {}),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seeded, server.automation_ready]),
         )
         self._server, self._resource_name = server, name
         self.register_outputs({"cloneUrl": self.host_clone_url, "internalCloneUrl": self.internal_clone_url})
 
-    def webhook(self, purpose: str, url: pulumi.Input[str]) -> pulumi.Resource:
-        """A push webhook to `url`, kept in sync (one per URL)."""
+    def webhook(
+        self, purpose: str, url: pulumi.Input[str], events: tuple[HookEvent, ...] = HOOK_EVENTS
+    ) -> pulumi.Resource:
+        """A webhook to `url` for `events` (a push by default), kept in sync (one per URL)."""
         return client_command(
             f"{self._resource_name}-hook-{purpose}",
             client=GITBUCKET,
@@ -246,6 +265,8 @@ class GitRepository(pulumi.ComponentResource):
                 **self._server.root_api_env(),
                 GitBucketEnv.REPO_NAME: self.repo,
                 GitBucketEnv.HOOK_URL: url,
+                # Only when not the default: a stack's existing push hooks keep their inputs.
+                **({GitBucketEnv.HOOK_EVENTS: ",".join(events)} if events != HOOK_EVENTS else {}),
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seeded]),
         )

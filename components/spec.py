@@ -7,11 +7,23 @@ registering it once in components/platform.py.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A service's own config key beyond the common ones (`jenkins.previewRepo`).
+
+    `check` returns what is wrong with a value the user gave (None: nothing); config
+    validation names the key in front of it. The default is never checked.
+    """
+
+    default: Any
+    check: Callable[[Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,8 @@ class ServiceSpec:
     renamed_keys: Mapping[str, str] = field(default_factory=dict)
     # The shortest password the service itself accepts for its `secrets` (config refuses less).
     min_password_length: int = 8
+    # Its own keys, with their defaults and checks (`<name>.<key>`).
+    settings: Mapping[str, Setting] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,7 @@ class ServiceConfig:
     image: str
     memory_mb: int
     ports: dict[str, int]
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def port(self) -> int:

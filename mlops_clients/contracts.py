@@ -84,6 +84,7 @@ class GitBucketEnv(StrEnum):
     # The automation account (ensured; made a collaborator), named as its secret gitbucketAutomationPassword.
     AUTOMATION_USER = "GITBUCKET_AUTOMATION_USER"
     AUTOMATION_PASSWORD = "GITBUCKET_AUTOMATION_PASSWORD"  # noqa: S105
+    AUTOMATION_PERMISSION = "GITBUCKET_AUTOMATION_PERMISSION"  # its permission on REPO_NAME; push when unset
     REPO_NAME = "REPO_NAME"
     REPO_DESCRIPTION = "REPO_DESCRIPTION"
     REPO_OWNER = "REPO_OWNER"
@@ -91,6 +92,17 @@ class GitBucketEnv(StrEnum):
     SEED_BRANCH = "SEED_BRANCH"
     SEED_HASH = "SEED_HASH"
     HOOK_URL = "HOOK_URL"
+    HOOK_EVENTS = "HOOK_EVENTS"  # HookEvent values, comma-separated; push when unset
+
+
+class HookEvent(StrEnum):
+    """GitBucket's webhook event names (WebHook.Event) that the program subscribes to."""
+
+    PUSH = "push"
+    PULL_REQUEST = "pull_request"  # opened, synchronized (a push to its branch), closed...
+
+
+HOOK_EVENTS = (HookEvent.PUSH,)
 
 
 class MLflowEnv(StrEnum):

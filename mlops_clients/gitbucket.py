@@ -37,7 +37,7 @@ from mlops_clients.common import (
     run_process,
     seed_files,
 )
-from mlops_clients.contracts import GitBucketAction, GitBucketEnv, MySQLEnv
+from mlops_clients.contracts import HOOK_EVENTS, GitBucketAction, GitBucketEnv, HookEvent, MySQLEnv
 
 SERVICE = "gitbucket"
 PBKDF2_ITERATIONS = 100_000
@@ -87,7 +87,6 @@ def set_account_password(conn: pymysql.connections.Connection, user: str, passwo
     return {"user": user, "changed": True}
 
 
-HOOK_EVENTS = ("push",)
 # The permissions GitBucket's collaborator API takes (api/AddACollaborator.scala) and the
 # roles it stores and answers with (ADMIN, DEVELOPER, GUEST); GitHub's names too.
 COLLABORATOR_PERMISSIONS = ("admin", "push", "pull")
@@ -483,6 +482,8 @@ def _ensure_repo_from_env() -> dict[str, Any]:
     """Create the repository if needed, then seed it from SEED_SOURCE (a directory)."""
     api = _api_from_env()
     repo = api.ensure_repo(env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.REPO_DESCRIPTION, "managed by mlops-stack"))
+    if not os.environ.get(GitBucketEnv.SEED_SOURCE):
+        return {**repo, "seed": None}  # users push to it; never written here
     clone_url = f"{api.base_url}/git/{repo['repo']}.git"  # the host's view, not GitBucket's base URL
     seeded = seed_repo(
         clone_url,
@@ -496,8 +497,17 @@ def _ensure_repo_from_env() -> dict[str, Any]:
 
 def _ensure_webhook_from_env() -> dict[str, Any]:
     api = _api_from_env()
+    names = [name.strip() for name in env(GitBucketEnv.HOOK_EVENTS, ",".join(HOOK_EVENTS)).split(",")]
+    unknown = sorted(set(names) - set(HookEvent))
+    if unknown:
+        raise InputError(
+            f"{GitBucketEnv.HOOK_EVENTS}: unknown event(s) {', '.join(unknown)} (known: {', '.join(HookEvent)})"
+        )
     return api.ensure_webhook(
-        env(GitBucketEnv.REPO_OWNER, api.user), env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.HOOK_URL)
+        env(GitBucketEnv.REPO_OWNER, api.user),
+        env(GitBucketEnv.REPO_NAME),
+        env(GitBucketEnv.HOOK_URL),
+        tuple(HookEvent(name) for name in names),
     )
 
 
@@ -533,7 +543,10 @@ def _ensure_account_from_env() -> dict[str, Any]:
 def _ensure_collaborator_from_env() -> dict[str, Any]:
     api = _api_from_env()
     return api.ensure_collaborator(
-        env(GitBucketEnv.REPO_OWNER, api.user), env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.AUTOMATION_USER)
+        env(GitBucketEnv.REPO_OWNER, api.user),
+        env(GitBucketEnv.REPO_NAME),
+        env(GitBucketEnv.AUTOMATION_USER),
+        env(GitBucketEnv.AUTOMATION_PERMISSION, "push"),
     )
 
 

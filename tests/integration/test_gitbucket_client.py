@@ -128,6 +128,38 @@ def test_the_webhook_is_kept_in_sync(api: gitbucket.GitBucketAPI, fake: FakeGitB
     assert [m for m, p in fake.requests if p.endswith("/hooks")].count("POST") == 1
 
 
+def test_an_unseeded_repo_and_a_pull_request_hook_as_the_program_asks_for_them(fake: FakeGitBucket) -> None:
+    """jenkins.previewRepo: ENSURE_REPO without SEED_SOURCE creates the repo and writes nothing;
+    HOOK_EVENTS names the events; an unknown one is refused before any call."""
+    environment = {
+        **os.environ,
+        GitBucketEnv.URL: fake.base_url,
+        GitBucketEnv.USER: fake.user,
+        GitBucketEnv.PASSWORD: fake.password,
+        GitBucketEnv.REPO_NAME: "infra",
+        GitBucketEnv.HOOK_URL: "http://jenkins:8080/git/notifyCommit?url=http://gitbucket:8080/git/root/infra.git",
+        GitBucketEnv.HOOK_EVENTS: "push,pull_request",
+    }
+
+    def run(action: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "mlops_clients.gitbucket", action]
+        return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
+
+    created = run(GitBucketAction.ENSURE_REPO)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["seed"] is None
+    refs = ["git", "-C", str(fake.repo_dir("root", "infra")), "for-each-ref"]
+    assert subprocess.run(refs, capture_output=True, text=True, check=True).stdout == ""  # no commit, no branch
+    hooked = run(GitBucketAction.ENSURE_WEBHOOK)
+    assert hooked.returncode == 0, hooked.stderr
+    assert sorted(fake.hooks["root/infra"][0]["events"]) == ["pull_request", "push"]
+    environment[GitBucketEnv.HOOK_EVENTS] = "push,pullrequest"
+    calls = len(fake.requests)
+    refused = run(GitBucketAction.ENSURE_WEBHOOK)
+    assert refused.returncode != 0 and "HOOK_EVENTS: unknown event(s) pullrequest" in refused.stderr
+    assert len(fake.requests) == calls
+
+
 def test_seeding_pushes_one_commit_and_nothing_when_unchanged(
     api: gitbucket.GitBucketAPI, fake: FakeGitBucket, tmp_path: Path
 ) -> None:
