@@ -5,8 +5,9 @@ request's comment for these stacks (preview_comment/post.py): GitHub with GITHUB
 GITHUB_API_URL), GitBucket with GITBUCKET_URL, GITBUCKET_USER and GITBUCKET_PASSWORD.
 
 Exit codes: 0 the comment is written (and posted); 2 a change would lose data and no override
-was given (`--allow-data-loss` or MLOPS_ALLOW_DATA_LOSS=1), the comment posted all the same;
-1 a preview failed, a file is unreadable or posting failed.
+was given (`--allow-data-loss`, MLOPS_ALLOW_DATA_LOSS=1, or with `--override-label L` the pull
+request carries label L), the comment posted all the same; 1 a preview failed, a file is
+unreadable or posting failed.
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     posting.add_argument("--repo", metavar="OWNER/NAME", help="the repository of the pull request")
     posting.add_argument("--pr", type=int, metavar="N", help="the pull request's number")
     posting.add_argument(
+        "--override-label",
+        metavar="LABEL",
+        help="a change that loses data is accepted when the pull request carries this label (asked only then)",
+    )
+    posting.add_argument(
         "--as-login",
         metavar="LOGIN",
         help="the account the token posts as, when the forge will not say (a GitHub App token: its bot login;"
@@ -126,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"preview_comment: cannot read a preview file: {err}", file=sys.stderr)
         return 1
     previewed = time.perf_counter()
+    if forge is not None and args.override_label and not allow and loses_data(stacks):
+        try:
+            allow = args.override_label in forge.labels(args.pr)
+        except (PostError, ValueError) as err:
+            print(f"preview_comment: cannot read the pull request's labels: {err}", file=sys.stderr)
+            return 1
     comment = render(stacks, args.limit, allow_data_loss=allow)
     rendered = time.perf_counter()
     sys.stdout.write(comment)
@@ -138,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if lost:
         print(
             "preview_comment: a change would lose data (see Data safety);"
-            f" --allow-data-loss or {OVERRIDE_ENV}=1 to accept",
+            f" --allow-data-loss or {OVERRIDE_ENV}=1"
+            + (f", or the label '{args.override_label}' on the pull request," if args.override_label else "")
+            + " to accept",
             file=sys.stderr,
         )
     return 1 if not posted else 2 if lost else 0

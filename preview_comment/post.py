@@ -92,6 +92,9 @@ class Forge(Protocol):
     def whoami(self) -> str | None:
         """The login the credentials post as; None if the forge will not say (a GitHub App token)."""
 
+    def labels(self, pr: int) -> frozenset[str]:
+        """The names of the labels on the pull request (its issue's)."""
+
     def list_comments(self, pr: int) -> list[Comment]: ...
     def create_comment(self, pr: int, body: str) -> Comment: ...
     def update_comment(self, comment_id: int, body: str) -> Comment: ...
@@ -319,6 +322,18 @@ class _RestForge:
                 if not self.http.same_origin(target):
                     raise PostError(self.name, call, f"the next page is on another host: {urlsplit(target).netloc}")
         raise PostError(self.name, f"GET /repos/{self.repo}/issues/{pr}/comments", f"more than {MAX_PAGES} pages")
+
+    def labels(self, pr: int) -> frozenset[str]:
+        # GitHub: 30 a page (a pull request with more labels than that is not worth a loop);
+        # GitBucket answers them all (ApiIssueLabelControllerBase: GET issues/:id/labels).
+        path = f"/repos/{self.repo}/issues/{pr}/labels?per_page=100"
+        call = f"GET /repos/{self.repo}/issues/{pr}/labels"
+        answer = self.http.json(self.http.call("GET", path, (200,), "list the labels"), call)
+        if not isinstance(answer, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("name"), str) for i in answer
+        ):
+            raise PostError(self.name, call, "answered something that is not a list of labels")
+        return frozenset(item["name"] for item in answer)
 
     def create_comment(self, pr: int, body: str) -> Comment:
         path = f"/repos/{self.repo}/issues/{pr}/comments"

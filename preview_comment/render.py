@@ -146,7 +146,9 @@ def _safety_head(risks: Sequence[DataRisk], allow_data_loss: bool) -> list[str]:
     elif lost == 0:
         lines.append(f"{len(risks)} delete(s) or replace(s) of data holders; all data survives.")
     else:
-        override = " Allowed by the override (`--allow-data-loss`)." if allow_data_loss else ""
+        override = (
+            " Allowed by the override (a label on the pull request, or `--allow-data-loss`)." if allow_data_loss else ""
+        )
         lines.append(f":warning: **{lost} change(s) would lose data.**{override}")
     if risks:
         lines += ["", "| Stack | What | Change | Data | Why |", "|---|---|---|---|---|"]

@@ -54,7 +54,9 @@ Accounts and permissions as GitBucket 4.46.1 has them (file:line of its source):
   reader (readableUsersOnly, :77), head "branch" or "owner:branch"; base and head are resolved
   in the repositories' git (PullRequestService.scala:611-647: base a branch, the PR's base sha
   the merge base) and either missing answers 404; the number is the repository's next issue
-  number (IssuesService.insertIssue, :483), answered 200 with the ApiPullRequest. `GET
+  number (IssuesService.insertIssue, :483), its head kept as refs/pull/<n>/head in the base
+  repository (JGitUtil.scala:1333-1354; later pushes to the head branch do not move it here),
+  answered 200 with the ApiPullRequest. `GET
   .../pulls/:n` answers 200 with it, or 200 with an empty body when n is no pull request
   (JsonFormat(None): json4s writes nothing). Issue comments: `GET .../issues/:n/comments`
   (referrersOnly, :16) lists every comment of issue n, no pagination, in id order (the query
@@ -67,7 +69,10 @@ Accounts and permissions as GitBucket 4.46.1 has them (file:line of its source):
   being the caller's account (:62), not the author's; without a body it changes nothing. The
   body lands in ISSUE_COMMENT.CONTENT, a TEXT column (update/gitbucket-core_4.0.xml:220):
   over 65,535 bytes of UTF-8 MySQL in strict mode (8.4's default) refuses it ("Data too
-  long"), and GitBucket answers 500 (ControllerBase.scala:189-198). Issues themselves (and
+  long"), and GitBucket answers 500 (ControllerBase.scala:189-198). An issue's labels
+  (ApiIssueLabelControllerBase.scala): `GET .../issues/:n/labels` lists ApiLabel {name, color,
+  url}; `POST` {labels: [names]} by a writer adds them, creating missing repository labels.
+  Issues themselves (and
   the "#n" references a comment creates) are not modelled.
 Not modelled: groups, suspended accounts, tokens.
 
@@ -424,6 +429,16 @@ class FakeGitBucket:
             base_sha = self._git_out(owner, name, "merge-base", base_tip, head_sha) or base_tip
         number = self._issue_numbers.get((owner, name), 0) + 1
         self._issue_numbers[(owner, name)] = number
+        # JGitUtil.updatePullRequest / MergeService.fetchAsPullRequest: the head, from the base
+        # repository or a fork, is kept in the base repository as refs/pull/<n>/head (what CI
+        # builds). GitBucket moves it on every push to the head branch: not modelled here.
+        if head_owner != owner:
+            fork = str(self.repo_dir(head_owner, name))
+            self._git_out(owner, name, "fetch", "--quiet", fork, f"{head_sha}:refs/pull/{number}/head")
+        else:
+            self._git_out(owner, name, "update-ref", f"refs/pull/{number}/head", head_sha)
+        if self._git_out(owner, name, "rev-parse", "--verify", "--quiet", f"refs/pull/{number}/head") != head_sha:
+            return _json(*_SERVER_ERROR)
         now = _timestamp()
         self.pulls[(owner, name, number)] = {
             "owner": owner,
@@ -466,7 +481,7 @@ class FakeGitBucket:
             "title": pull["title"],
             "body": pull["body"],
             "user": self._user_json(pull["user"]),
-            "labels": [],
+            "labels": [self._label_json(owner, name, n) for n in pull.get("labels", [])],
             "assignees": [],
             "draft": pull["draft"],
             "id": 0,
@@ -494,7 +509,10 @@ class FakeGitBucket:
     def _issue_comments(
         self, method: str, owner: str, name: str, rest: list[str], body: dict[str, Any], account: Account
     ) -> Response:
-        """ApiIssueCommentControllerBase.scala: list (:16), get (:31), update (:46), create (:113)."""
+        """ApiIssueCommentControllerBase.scala: list (:16), get (:31), update (:46), create (:113);
+        an issue's labels (ApiIssueLabelControllerBase.scala: list :107, add :117)."""
+        if len(rest) == 2 and rest[1] == "labels" and rest[0].isdigit() and method in ("GET", "POST"):
+            return self._issue_labels(method, owner, name, int(rest[0]), body, account)
         if len(rest) == 2 and rest[1] == "comments" and method in ("GET", "POST"):
             if not rest[0].isdigit():
                 return _json(*_NOT_FOUND)  # toIntOpt
@@ -543,6 +561,30 @@ class FakeGitBucket:
                 found["body"], found["updated_at"] = text, _timestamp()
             return _json("200 OK", self._comment_json(found, account.name))
         return _json(*_NOT_FOUND)
+
+    def _issue_labels(
+        self, method: str, owner: str, name: str, number: int, body: dict[str, Any], account: Account
+    ) -> Response:
+        """GET: the issue's labels (none for an issue that does not exist); POST {labels: [...]}
+        (writableUsersOnly) adds them, creating a repository label that does not exist yet."""
+        pull = self.pulls.get((owner, name, number))
+        if method == "POST":
+            if not self._writable(owner, name, account):
+                return _json(*_REFUSED)
+            names = body.get("labels")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                return _json(*_NOT_FOUND)  # AddLabelsToAnIssue not extracted
+            if pull is None:
+                return _json(*_SERVER_ERROR)  # registerIssueLabel: the ISSUE foreign key
+            pull.setdefault("labels", [])
+            pull["labels"] += [n for n in names if n not in pull["labels"]]
+            return _json("200 OK", [self._label_json(owner, name, n) for n in names])
+        labels = pull.get("labels", []) if pull else []
+        return _json("200 OK", [self._label_json(owner, name, n) for n in labels])
+
+    def _label_json(self, owner: str, name: str, label: str) -> dict[str, Any]:
+        """ApiLabel: name, color and url."""
+        return {"name": label, "color": "888888", "url": f"{self.base_url}/api/v3/repos/{owner}/{name}/labels/{label}"}
 
     def _create_user(self, body: dict[str, Any], account: Account) -> Response:
         """POST /api/v3/admin/users (ApiUserControllerBase.scala:68): admins only, no check of

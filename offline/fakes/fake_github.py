@@ -7,6 +7,7 @@ Shaped on GitHub's REST API documentation (API version 2022-11-28) and on answer
 - `GET /user`: the token's account; an App installation token (GITHUB_TOKEN in Actions, the
   fake's `app_tokens`) has none: 403 {"message": "Resource not accessible by integration"}.
 - `GET /repos/{o}/{r}/pulls/{n}`: the pull request, or 404 {"message": "Not Found"}.
+- `GET /repos/{o}/{r}/issues/{n}/labels`: the pull request's labels (first page).
 - `GET /repos/{o}/{r}/issues/{n}/comments`: oldest first, `per_page` (default 30, at most 100;
   here at most `max_per_page`, small in tests) and `page`; a `Link` header with rel="next",
   "last" (and "first", "prev" after page 1) whose addresses are `/repositories/{id}/...`, as
@@ -77,8 +78,10 @@ class FakeGitHub:
     _next_id: int = 1_000_001
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add_pull(self, owner: str, repo: str, number: int, title: str = "A change") -> None:
-        """Test-only seeding: pull request `number` exists in owner/repo."""
+    def add_pull(
+        self, owner: str, repo: str, number: int, title: str = "A change", labels: tuple[str, ...] = ()
+    ) -> None:
+        """Test-only seeding: pull request `number` exists in owner/repo, with these labels."""
         self._repo_ids.setdefault((owner, repo), 100 + len(self._repo_ids))
         self.pulls[(owner, repo, number)] = {
             "number": number,
@@ -86,6 +89,7 @@ class FakeGitHub:
             "title": title,
             "url": f"{self.base_url}/repos/{owner}/{repo}/pulls/{number}",
             "html_url": f"{self.base_url}/{owner}/{repo}/pull/{number}",
+            "labels": [{"id": i + 1, "name": n, "color": "ededed", "default": False} for i, n in enumerate(labels)],
         }
 
     def answer_next(
@@ -154,6 +158,8 @@ class FakeGitHub:
             return _error("404 Not Found", "Not Found")
         if rest[1] == "comments" and method == "PATCH" and rest[2].isdigit():
             return self._update(owner, repo, int(rest[2]), raw, login)
+        if rest[2] == "labels" and method == "GET" and rest[1].isdigit() and (owner, repo, int(rest[1])) in self.pulls:
+            return _json("200 OK", self.pulls[(owner, repo, int(rest[1]))]["labels"])
         if rest[2] != "comments" or not rest[1].isdigit() or (owner, repo, int(rest[1])) not in self.pulls:
             return _error("404 Not Found", "Not Found")
         number = int(rest[1])

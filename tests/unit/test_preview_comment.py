@@ -200,7 +200,9 @@ def test_exit_code_2_on_data_loss_unless_overridden(
     assert "would lose data" in capsys.readouterr().err
     out = tmp_path / "comment.md"
     assert main(["--json-file", f"e2e={lossy}", "--allow-data-loss", "--out", str(out)]) == 0
-    assert "Allowed by the override (`--allow-data-loss`)" in out.read_text(encoding="utf-8")
+    assert "Allowed by the override (a label on the pull request, or `--allow-data-loss`)" in out.read_text(
+        encoding="utf-8"
+    )
     monkeypatch.setenv("MLOPS_ALLOW_DATA_LOSS", "1")
     assert main(["--json-file", f"e2e={lossy}"]) == 0
     monkeypatch.delenv("MLOPS_ALLOW_DATA_LOSS")

@@ -62,6 +62,7 @@ class Site:
     person_posts: Callable[[str], int]  # alice comments on the pull request: the new id
     person_edits: Callable[[int, str], None]  # alice edits a comment
     requests: Callable[[], list[tuple[str, str]]]
+    person_labels: Callable[[str], None]  # alice puts a label on the pull request
 
     def run(self, *files: str, extra: tuple[str, ...] = ()) -> int:
         args = [arg for spec in files for arg in ("--json-file", spec)]
@@ -109,7 +110,7 @@ def _gitbucket_site(fake: FakeGitBucket) -> Site:
     alice = _basic("alice", ALICE_PASSWORD)
     assert requests.post(f"{api}/user/repos", json={"name": "app"}, headers=root, timeout=10).status_code == 200
     base = _commit(fake.repo_dir("root", "app"), "main", "one")
-    _commit(fake.repo_dir("root", "app"), "feature", "two", parent=base)
+    head = _commit(fake.repo_dir("root", "app"), "feature", "two", parent=base)
     user = {"login": "alice", "password": ALICE_PASSWORD, "email": "alice@localhost"}
     assert requests.post(f"{api}/admin/users", json=user, headers=root, timeout=10).status_code == 200
     put = requests.put(
@@ -124,6 +125,9 @@ def _gitbucket_site(fake: FakeGitBucket) -> Site:
     )
     assert opened.status_code == 200 and opened.json()["number"] == 1
     assert opened.json()["base"]["sha"] == base  # the merge base
+    repo_dir = str(fake.repo_dir("root", "app"))
+    kept = subprocess.run(["git", "-C", repo_dir, "rev-parse", "refs/pull/1/head"], capture_output=True, text=True)
+    assert kept.stdout.strip() == head  # what CI builds
 
     def comments() -> list[tuple[int, str, str]]:
         answer = requests.get(f"{api}/repos/root/app/issues/1/comments", headers=root, timeout=10)
@@ -142,8 +146,24 @@ def _gitbucket_site(fake: FakeGitBucket) -> Site:
         )
         assert answer.status_code == 200
 
+    def person_labels(name: str) -> None:
+        url = f"{api}/repos/root/app/issues/1/labels"
+        answer = requests.post(url, json={"labels": [name]}, headers=alice, timeout=10)
+        assert answer.status_code == 200 and [label["name"] for label in answer.json()] == [name]
+
     env = {"GITBUCKET_URL": fake.base_url, "GITBUCKET_USER": fake.user, "GITBUCKET_PASSWORD": fake.password}
-    return Site("gitbucket", "root/app", 1, env, fake.user, comments, person_posts, person_edits, lambda: fake.requests)
+    return Site(
+        "gitbucket",
+        "root/app",
+        1,
+        env,
+        fake.user,
+        comments,
+        person_posts,
+        person_edits,
+        lambda: fake.requests,
+        person_labels,
+    )
 
 
 @pytest.fixture
@@ -171,9 +191,22 @@ def _github_site(fake: fake_github.FakeGitHub) -> Site:
         url = f"{fake.base_url}/repos/octo/app/issues/comments/{ident}"
         assert requests.patch(url, json={"body": body}, headers=alice, timeout=10).status_code == 200
 
+    def person_labels(name: str) -> None:  # the fake has no label API: as GitHub would show it
+        labels = fake.pulls[("octo", "app", 7)]["labels"]
+        labels.append({"id": len(labels) + 1, "name": name, "color": "ededed", "default": False})
+
     env = {"GITHUB_TOKEN": TOOL_TOKEN, "GITHUB_API_URL": fake.base_url}
     return Site(
-        "github", "octo/app", 7, env, "preview-bot", comments, person_posts, person_edits, lambda: fake.requests
+        "github",
+        "octo/app",
+        7,
+        env,
+        "preview-bot",
+        comments,
+        person_posts,
+        person_edits,
+        lambda: fake.requests,
+        person_labels,
     )
 
 
@@ -538,6 +571,34 @@ def test_data_loss_still_posts_the_comment_then_exits_2(
     assert ":warning: **2 change(s) would lose data.**" in body
     err = capsys.readouterr().err
     assert "created comment" in err and "would lose data" in err
+
+
+def test_the_override_label_on_the_pull_request_accepts_data_loss_and_is_asked_only_then(
+    site: Site, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lossy = saved(tmp_path, "lossy", unretained(document("unretained_disable")))
+    override = ("--override-label", "allow-data-loss")
+    assert site.run(fixture("no_change"), extra=override) == 0
+    assert not any("/labels" in path for _, path in site.requests())  # no data loss: no call
+    assert site.run(lossy, extra=override) == 2
+    assert "or the label 'allow-data-loss' on the pull request" in capsys.readouterr().err
+    site.person_labels("another")
+    assert site.run(lossy, extra=override) == 2
+    site.person_labels("allow-data-loss")
+    assert site.run(lossy, extra=override) == 0
+    [(_, _, body)] = site.tool_comments()
+    assert "Allowed by the override (a label on the pull request" in body
+    assert site.run(lossy) == 2  # without --override-label the label is not looked at
+
+
+def test_labels_that_are_not_a_list_of_labels_are_a_clear_error(github_fake: fake_github.FakeGitHub) -> None:
+    forge = GitHub("octo/app", TOOL_TOKEN, github_fake.base_url)
+    assert forge.labels(7) == frozenset()
+    github_fake.answer_next("200 OK", b'{"name": "allow-data-loss"}', "application/json")
+    with pytest.raises(
+        PostError, match=r"GET /repos/octo/app/issues/7/labels failed: answered something that is not a list of labels"
+    ):
+        forge.labels(7)
 
 
 def test_gitbucket_answers_the_patch_with_the_callers_account(gitbucket_fake: FakeGitBucket) -> None:
