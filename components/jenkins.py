@@ -10,11 +10,12 @@ import pulumi
 
 from components import gitbucket, registry
 from components.base import Mount, Published, data_volume, derived_image, secret_password, service_container
-from components.config import StackConfig
+from components.config import STACK_NAME, StackConfig
 from components.files import JENKINS_IMAGE_CONTEXT
 from components.gitbucket import GitBucket, GitRepository
 from components.registry import ImageRegistry
-from components.spec import ServiceConfig, ServiceSpec
+from components.spec import ServiceConfig, ServiceSpec, Setting
+from mlops_clients.contracts import HookEvent, check_repo_name
 
 ALIAS = "jenkins"
 INTERNAL_PORT = 8080
@@ -31,6 +32,31 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 # period plus Docker's retries (360 + 6 * (5 + 20) = 510 s) with margin.
 START_PERIOD = 360
 WAIT_TIMEOUT = 720
+# Pull-request previews of the infrastructure repo (README, "Review changes in pull requests").
+PREVIEW_JOB = "mlops-stack_preview"
+PREVIEW_AGENT = "mlops-stack-host"  # the agent on the Docker host that runs them (label mlops-stack)
+PREVIEW_JENKINSFILE = ".jenkins/preview.Jenkinsfile"
+PREVIEW_CASC = "/usr/share/jenkins/casc-preview/"  # the agent's node, applied only with previews on
+CASC = "/usr/share/jenkins/casc/"
+
+
+def _repo_problem(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a repository name, got {value!r}"
+    try:
+        check_repo_name(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def _stacks_problem(value: Any) -> str | None:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        return f"must be a non-empty list of stack names, got {value!r}"
+    bad = [v for v in value if not STACK_NAME.fullmatch(v)]
+    return f"holds invalid stack name(s): {', '.join(map(repr, bad))}" if bad else None
+
+
 SPEC = ServiceSpec(
     name="jenkins",
     image="jenkins/jenkins:2.568.2-lts-jdk21",
@@ -38,8 +64,22 @@ SPEC = ServiceSpec(
     memory_mb=2048,
     secrets=("jenkinsAdminPassword",),
     needs=(gitbucket.SPEC, registry.SPEC),  # builds the seeded repo, pushes its image
-    outputs=("jenkinsUrl", "jenkinsAdminUser", "jenkinsAdminPassword", "jenkinsPipelineUrl"),
+    outputs=(
+        "jenkinsUrl",
+        "jenkinsAdminUser",
+        "jenkinsAdminPassword",
+        "jenkinsPipelineUrl",
+        "previewRepoCloneUrl",
+        "previewAgentDir",
+    ),
     uses_docker_socket=True,
+    settings={
+        # A GitBucket repository, created empty, that holds this project: its pull requests
+        # get the preview comment. Off when empty.
+        "previewRepo": Setting("", _repo_problem),
+        # The stacks each pull request previews; empty: this stack.
+        "previewStacks": Setting([], _stacks_problem),
+    },
 )
 
 
@@ -72,6 +112,8 @@ class Jenkins(pulumi.ComponentResource):
     admin_user: str
     admin_password: pulumi.Output[str]
     pipeline_url: str
+    preview_repo: GitRepository | None  # with jenkins.previewRepo set
+    preview_agent_dir: str
 
     def __init__(self, name: str, args: JenkinsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:jenkins:Jenkins", name, None, opts)
@@ -83,6 +125,9 @@ class Jenkins(pulumi.ComponentResource):
         self.admin_password = secret_password(f"{name}-admin-password", "jenkinsAdminPassword", stack, self)
         self.pipeline_url = f"{self.host_url}/job/{PIPELINE_JOB}/"
 
+        self.preview_repo = self._preview_repo(args)
+        # The agent's root on the host (its workspaces): scripts/jenkins-agent.sh makes it, private.
+        self.preview_agent_dir = f"/var/tmp/{stack.prefix}-jenkins-agent"  # noqa: S108 (owner checked there)
         image = derived_image(f"{name}-image", stack, JENKINS_IMAGE_CONTEXT, {"JENKINS_IMAGE": service.image}, self)
         volume = data_volume(f"{name}-home", stack, "jenkins-home", self)
         self.container = service_container(
@@ -104,6 +149,7 @@ class Jenkins(pulumi.ComponentResource):
                     f"GITBUCKET_AUTOMATION_PASSWORD={secrets[1]}",
                     f"PIPELINE_REPO_URL={args.pipeline_repo.internal_clone_url}",
                     *([f"TRAINING_REPO_URL={args.training_repo.internal_clone_url}"] if args.training_repo else []),
+                    *self._preview_environment(args),
                     *secrets[2],
                 ]
             ),
@@ -117,12 +163,21 @@ class Jenkins(pulumi.ComponentResource):
             wait_timeout=WAIT_TIMEOUT,
             # The repo seeded, the automation account created and made its collaborator.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[r.ready for r in (args.pipeline_repo, args.training_repo) if r is not None]
+                parent=self,
+                depends_on=[
+                    r.ready for r in (args.pipeline_repo, args.training_repo, self.preview_repo) if r is not None
+                ],
             ),
         )
         self.webhook = args.pipeline_repo.webhook("jenkins", self.notify_commit_url_of(args.pipeline_repo))
         if args.training_repo is not None:
             args.training_repo.webhook("jenkins", self.notify_commit_url_of(args.training_repo))
+        if self.preview_repo is not None:
+            # A pull request's opening and every push to its branch (GitBucket then updates
+            # refs/pull/<n>/head): a scan finds the PR's head and builds it.
+            self.preview_repo.webhook(
+                "jenkins", self.notify_commit_url_of(self.preview_repo), (HookEvent.PUSH, HookEvent.PULL_REQUEST)
+            )
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,
@@ -132,6 +187,30 @@ class Jenkins(pulumi.ComponentResource):
                 "pipelineUrl": self.pipeline_url,
             }
         )
+
+    @staticmethod
+    def _preview_repo(args: JenkinsArgs) -> GitRepository | None:
+        name: str = args.service.settings["previewRepo"]
+        if not name:
+            return None
+        return args.gitbucket.repository(
+            name, None, "Infrastructure (mlops-stack): Jenkins previews its pull requests on the Docker host"
+        )
+
+    def _preview_environment(self, args: JenkinsArgs) -> list[str]:
+        """What JCasC, the preview job and its agent read; nothing when previews are off."""
+        if self.preview_repo is None:
+            return []
+        stacks = args.service.settings["previewStacks"] or [args.stack.stack]
+        return [
+            f"CASC_JENKINS_CONFIG={CASC},{PREVIEW_CASC}",
+            f"PREVIEW_REPO_URL={self.preview_repo.internal_clone_url}",  # the controller's scans
+            f"PREVIEW_REPO_HOST_URL={self.preview_repo.host_clone_url}",  # the agent's fetch, on the host
+            f"PREVIEW_REPO={args.gitbucket.root_user}/{self.preview_repo.repo}",
+            f"PREVIEW_GITBUCKET_URL={args.gitbucket.host_url}",
+            f"PREVIEW_STACKS={' '.join(stacks)}",
+            f"PREVIEW_AGENT_DIR={self.preview_agent_dir}",
+        ]
 
     def notify_commit_url_of(self, repo: GitRepository) -> str:
         """The git plugin's push notification: re-scans every job whose remote is this repo's URL."""
@@ -143,4 +222,10 @@ class Jenkins(pulumi.ComponentResource):
             "jenkinsAdminUser": self.admin_user,
             "jenkinsAdminPassword": self.admin_password,
             "jenkinsPipelineUrl": self.pipeline_url,
+            # Where users push this project, so that its pull requests are previewed.
+            **(
+                {"previewRepoCloneUrl": self.preview_repo.host_clone_url, "previewAgentDir": self.preview_agent_dir}
+                if self.preview_repo
+                else {}
+            ),
         }

@@ -5,6 +5,8 @@ output of the stack."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +15,11 @@ import pytest
 import requests
 from pulumi import automation as auto
 
+from components.jenkins import PREVIEW_JENKINSFILE
 from mlops_clients import gitbucket
 from mlops_clients.contracts import GitBucketEnv
 from tests.support import e2e_stack as e2e
+from tests.support.jenkins_standin import run_jenkinsfile
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +124,86 @@ def test_the_comment_is_posted_and_updated_on_a_pull_request_in_the_stacks_gitbu
     secrets = {k: str(v.value) for k, v in stack.outputs().items() if v.secret}
     for text in (comment["body"], first.stdout, first.stderr, second.stdout, second.stderr):
         assert not [k for k, value in secrets.items() if value in text]
+
+
+# What the preview job runs from the pull request, beside the program the stack's run has.
+PREVIEW_JOB_FILES = ("scripts", "preview_comment", "requirements-dev.txt", ".jenkins")
+
+
+def test_the_jenkins_preview_job_comments_on_a_pull_request_of_the_infra_repo(
+    stack: auto.Stack, tmp_path: Path
+) -> None:
+    """Jenkins' preview job (.jenkins/preview.Jenkinsfile) run by the JENKINS STAND-IN as the
+    agent on the Docker host runs it, with the job's environment and the automation account's
+    credential as JCasC gives them: it fetches refs/pull/<n>/head from the stack's (FAKE)
+    GitBucket, previews the stack from that checkout and comments; no secret in its log."""
+    stack.up(on_output=print)  # a no-op after the other tests; a cold up when run alone
+    out = {k: v.value for k, v in stack.outputs().items()}
+    url, root = str(out["gitbucketUrl"]), (str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"]))
+    automation = (str(out["gitbucketAutomationUser"]), str(out["gitbucketAutomationPassword"]))
+    repo = "mlops_stack_previewed"
+    api = gitbucket.GitBucketAPI(url, *root)
+    api.ensure_repo(repo, "this project, previewed by Jenkins")
+    api.ensure_collaborator("root", repo, automation[0], "pull")  # as the program does for jenkins.previewRepo
+    clone_url = f"{url}/git/root/{repo}.git"
+    # The pull request holds this project as the run has it (its Pulumi.<stack>.yaml included).
+    work = tmp_path / "infra"
+    shutil.copytree(Path(str(stack.workspace.work_dir)), work, ignore=shutil.ignore_patterns(".venv", "__pycache__"))
+    for name in PREVIEW_JOB_FILES:
+        source = e2e.PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, work / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, work / name)
+    author = ["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
+    for args in (
+        ["init", "--quiet", "--initial-branch", "main", str(work)],
+        ["-C", str(work), "add", "--all"],
+        [*author, "-C", str(work), "commit", "--quiet", "-m", "Infrastructure"],
+        ["-C", str(work), "checkout", "--quiet", "-b", "change"],
+        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "A change to review"],
+    ):
+        assert subprocess.run(["git", *args], capture_output=True, check=False, timeout=60).returncode == 0, args
+    head = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    for branch in ("main", "change"):
+        pushed = gitbucket.run_git(["push", "--quiet", clone_url, branch], work, *root)
+        assert pushed.returncode == 0, pushed.stderr
+    pull = requests.post(
+        f"{url}/api/v3/repos/root/{repo}/pulls",
+        json={"title": "A change to review", "head": "change", "base": "main"},
+        auth=root,
+        timeout=30,
+    )
+    assert pull.status_code in (200, 201), pull.text
+    number = int(pull.json()["number"])
+
+    workspace = tmp_path / "agent" / f"PR-{number}"
+    workspace.mkdir(parents=True)
+    (workspace / ".venv").symlink_to(e2e.PROJECT_DIR / ".venv")  # a workspace's .venv is kept between builds
+    cache = os.environ.get("MLOPS_CACHE_DIR") or str(Path.home() / ".cache" / "mlops-stack")
+    job_env = {
+        "BRANCH_NAME": f"PR-{number}",
+        "PREVIEW_REPO_HOST_URL": clone_url,
+        "PREVIEW_REPO": f"root/{repo}",
+        "PREVIEW_GITBUCKET_URL": url,
+        "PREVIEW_STACKS": stack.name,
+        # The agent's account: its toolchain, Pulumi home, state backend and passphrase.
+        "MLOPS_CACHE_DIR": cache,
+        **{k: v for k, v in os.environ.items() if k.startswith("PIP_") or k == "DOCKER_HOST"},
+        **stack.workspace.env_vars,
+    }
+    credentials = {"gitbucket": {"username": automation[0], "password": automation[1]}}
+    build = run_jenkinsfile(
+        workspace, job_env, credentials, timeout=900, jenkinsfile=e2e.PROJECT_DIR / PREVIEW_JENKINSFILE
+    )
+    log = build.stdout + build.stderr
+    assert build.returncode == 0, log[-4000:]
+    assert f"pull request {number} at {head.stdout.strip()}" in log
+    comments = requests.get(f"{url}/api/v3/repos/root/{repo}/issues/{number}/comments", auth=root, timeout=30).json()
+    [comment] = comments
+    assert comment["user"]["login"] == automation[0]
+    assert f"- **{stack.name}**: no changes" in comment["body"], comment["body"][:2000]
+    secrets = {k: str(v.value) for k, v in stack.outputs().items() if v.secret}
+    for text in (comment["body"], log):
+        assert not [k for k, value in secrets.items() if value in text]
+    assert not (workspace / ".git" / "config").read_text().count(automation[1])  # not kept on disk

@@ -34,8 +34,10 @@ def run_jenkinsfile(
     credentials: dict[str, dict[str, str]] | None = None,
     stages: list[str] | None = None,
     timeout: float = 1800,
+    jenkinsfile: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """One build of `workspace` (a checkout holding the Jenkinsfile); output captured, never raised."""
+    """One build of `workspace` (a checkout holding the Jenkinsfile, or `jenkinsfile` for a job
+    that checks out by itself); output captured, never raised."""
     build_env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": str(workspace.parent / f"{workspace.name}@home"),
@@ -47,7 +49,7 @@ def run_jenkinsfile(
     if stages is not None:
         build_env["STANDIN_STAGES"] = ",".join(stages)
     return subprocess.run(
-        ["groovy", str(STANDIN), "Jenkinsfile"],
+        ["groovy", str(STANDIN), str(jenkinsfile or "Jenkinsfile")],
         cwd=workspace,
         env=build_env,
         capture_output=True,

@@ -204,6 +204,11 @@ class Environment {
 class Options {
     void disableConcurrentBuilds() {}
 
+    void disableConcurrentBuilds(Map args) {}
+
+    // The stand-in never checks out: the workspace is what the caller prepared.
+    void skipDefaultCheckout() {}
+
     void buildDiscarder(Object strategy) {}
 
     Object logRotator(Map args) { args }

@@ -101,7 +101,11 @@ def wildcard_excluded(excludes: str, branch: str) -> bool:
 def test_the_multibranch_jobs_do_not_discover_the_data_branches() -> None:
     script = casc()["jobs"][0]["script"]
     sources = re.findall(r"\bgit\s*\{(.*?)\n\s*\}", script, re.DOTALL)
-    assert len(sources) == 2, sources  # the pipeline's and the training repo's
+    assert len(sources) == 3, sources  # the pipeline's, the training repo's, the previews'
+    # The previews' discovers no branch at all, only refs/pull/*/head (tests/integration/test_jenkins_groovy.py).
+    [previews] = [s for s in sources if "discoverOtherRefs" in s]
+    assert "branchDiscovery" not in previews and "excludes(" not in previews
+    sources.remove(previews)
     # The entrypoint pushes data commits of an older code commit to data/<first 12 hex>.
     assert re.search(r'target = f"data/\{code\[:12\]\}"', ENTRYPOINT.read_text())
     for source in sources:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components import platform
+from components import jenkins, platform
 from components.base import SERVICE_LABEL
 from components.config import ConfigError
 from tests.unit.conftest import BASE_CONFIG, Evaluation, env_of, evaluate, is_secret, plain
@@ -592,3 +592,63 @@ def test_the_training_repo_gets_its_jenkins_job_and_webhook_only_with_mlflow(dev
     assert not [r.name for r in without.resources.values() if "ds_mlmodeling" in r.name]
     assert "MLOPS_MLFLOW_CONN_ID" not in env_of(without.named("airflow-scheduler"))
     assert env_of(dev.named("airflow-scheduler"))["MLOPS_MLFLOW_CONN_ID"] == "mlflow_default"
+
+
+PREVIEW_CONFIG = {**BASE_CONFIG, "jenkins": {"previewRepo": "infra", "previewStacks": ["dev", "staging"]}}
+
+
+def test_previews_are_off_by_default(dev: Evaluation) -> None:
+    env = env_of(dev.named("jenkins-server"))
+    assert not [k for k in env if k.startswith("PREVIEW_") or k == "CASC_JENKINS_CONFIG"]
+    assert "previewRepoCloneUrl" not in dev.outputs
+    assert not [r.name for r in dev.resources.values() if "infra" in r.name]
+
+
+def test_a_preview_repo_is_created_empty_hooked_for_pull_requests_and_given_to_jenkins() -> None:
+    evaluation = evaluate(PREVIEW_CONFIG)
+    ensure = plain(evaluation.named("gitbucket-repo-infra-ensure").inputs["environment"])
+    assert ensure["REPO_NAME"] == "infra" and "SEED_SOURCE" not in ensure and "SEED_HASH" not in ensure
+    writer = evaluation.named("gitbucket-repo-infra-automation-collaborator")
+    assert plain(writer.inputs["environment"])["GITBUCKET_AUTOMATION_USER"] == "mlops-automation"
+    assert plain(writer.inputs["environment"])["GITBUCKET_AUTOMATION_PERMISSION"] == "pull"  # reads, comments
+    seeded_writer = evaluation.named("gitbucket-repo-de_datapreprocessing-automation-collaborator")
+    assert "GITBUCKET_AUTOMATION_PERMISSION" not in plain(seeded_writer.inputs["environment"])  # push
+    hook = plain(evaluation.named("gitbucket-repo-infra-hook-jenkins").inputs["environment"])
+    assert hook["HOOK_URL"] == "http://jenkins:8080/git/notifyCommit?url=http://gitbucket:8080/git/root/infra.git"
+    assert hook["HOOK_EVENTS"] == "push,pull_request"
+    seeded = plain(evaluation.named("gitbucket-repo-de_datapreprocessing-hook-jenkins").inputs["environment"])
+    assert "HOOK_EVENTS" not in seeded  # push, the client's default: an existing stack's hooks unchanged
+    server = evaluation.named("jenkins-server")
+    assert evaluation.depends_on(server, writer)
+    env = env_of(server)
+    assert env["CASC_JENKINS_CONFIG"] == f"{jenkins.CASC},{jenkins.PREVIEW_CASC}"
+    assert env["PREVIEW_REPO_URL"] == "http://gitbucket:8080/git/root/infra.git"
+    assert env["PREVIEW_REPO_HOST_URL"] == "http://127.0.0.1:8080/git/root/infra.git"
+    assert env["PREVIEW_REPO"] == "root/infra" and env["PREVIEW_GITBUCKET_URL"] == "http://127.0.0.1:8080"
+    assert env["PREVIEW_STACKS"] == "dev staging"
+    assert env["PREVIEW_AGENT_DIR"] == "/var/tmp/mlops-stack-dev-jenkins-agent"
+    assert evaluation.outputs["previewRepoCloneUrl"] == "http://127.0.0.1:8080/git/root/infra.git"
+    assert evaluation.outputs["previewAgentDir"] == env["PREVIEW_AGENT_DIR"]
+    alone = evaluate({**BASE_CONFIG, "jenkins": {"previewRepo": "infra"}}, stack="team-a")
+    assert env_of(alone.named("jenkins-server"))["PREVIEW_STACKS"] == "team-a"  # its own stack
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"previewRepo": "bad name"}, "'jenkins.previewRepo' 'bad name' is not a repository name GitBucket accepts"),
+        ({"previewRepo": 7}, "'jenkins.previewRepo' must be a repository name, got 7"),
+        ({"previewRepo": "x", "previewStacks": "dev"}, "'jenkins.previewStacks' must be a non-empty list"),
+        ({"previewRepo": "x", "previewStacks": ["dev", "Prod X"]}, "holds invalid stack name(s): 'Prod X'"),
+    ],
+)
+def test_bad_preview_settings_are_refused_naming_the_key(settings: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        evaluate({**BASE_CONFIG, "jenkins": settings})
+    assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+def test_a_preview_repo_named_as_a_seeded_repo_is_refused() -> None:
+    for seeded in ("de_datapreprocessing", "myairflow_dags"):
+        with pytest.raises(Exception, match=rf"repository '{seeded}' is already one of the stack's"):
+            evaluate({**BASE_CONFIG, "jenkins": {"previewRepo": seeded}})

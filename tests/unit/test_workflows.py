@@ -28,6 +28,7 @@ from tests.support.containers import unavailable
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WORKFLOWS_DIR = PROJECT_DIR / ".github" / "workflows"
 PREVIEW = WORKFLOWS_DIR / "preview.yml"
+PREVIEW_PR = PROJECT_DIR / "scripts" / "preview_pr.sh"  # what the workflow and Jenkins' preview job run
 WORKFLOWS = sorted([*WORKFLOWS_DIR.glob("*.yml"), *WORKFLOWS_DIR.glob("*.yaml")])
 
 # Custom labels of the project's self-hosted runner (actionlint rejects unknown labels).
@@ -93,8 +94,8 @@ def steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def preview_step(workflow: dict[str, Any]) -> dict[str, Any]:
-    found = [step for _, step in steps(workflow) if "python -m preview_comment" in str(step.get("run", ""))]
-    assert len(found) == 1, "the workflow must run `python -m preview_comment` in exactly one step"
+    found = [step for _, step in steps(workflow) if "scripts/preview_pr.sh" in str(step.get("run", ""))]
+    assert len(found) == 1, "the workflow must run scripts/preview_pr.sh in exactly one step"
     return found[0]
 
 
@@ -192,13 +193,13 @@ def test_data_loss_is_overridden_only_by_the_pr_label(preview: dict[str, Any]) -
 def test_posts_the_comment_with_preview_comment(preview: dict[str, Any]) -> None:
     step = preview_step(preview)
     command = " ".join(str(step["run"]).replace("\\\n", " ").split())
-    assert ".venv/bin/python -m preview_comment" in command
-    assert '--post github --repo "$GITHUB_REPOSITORY" --pr "$PR_NUMBER"' in command
+    assert 'scripts/preview_pr.sh github "$GITHUB_REPOSITORY" "$PR_NUMBER" "$STACKS"' in command
     assert step["env"]["PR_NUMBER"] == "${{ github.event.pull_request.number }}"
     assert step["env"]["GITHUB_TOKEN"] == "${{ secrets.GITHUB_TOKEN }}"
-    assert "source scripts/env.sh" in command
-    runs = [str(s.get("run", "")) for _, s in steps(preview)]
-    assert "scripts/python-env.sh" in runs, "the virtualenv is made by scripts/python-env.sh"
+    script = " ".join(PREVIEW_PR.read_text(encoding="utf-8").replace("\\\n", " ").split())
+    assert "scripts/python-env.sh" in script and "source scripts/env.sh" in script
+    assert '.venv/bin/python -m preview_comment "${args[@]}" --post "$forge" --repo "$repo" --pr "$pr"' in script
+    assert "--allow-data-loss" not in script, "the label is the only override"
 
 
 def test_one_run_per_pull_request(preview: dict[str, Any]) -> None:
