@@ -395,6 +395,8 @@ def _service(spec: ServiceSpec, value: Any, problems: list[str], default_enabled
         if problem is not None:
             problems.append(f"'{name}.{key}' {problem}")
             settings[key] = setting.default
+    if spec.settings_check is not None:
+        problems.extend(spec.settings_check(settings))
     return ServiceConfig(name=name, enabled=enabled, image=image, memory_mb=memory, ports=ports, settings=settings)
 
 

@@ -39,6 +39,9 @@ from mlops_clients.contracts import (
 )
 
 ALIAS = "gitbucket"
+# The repositories the stack seeds (components/platform.py); GitBucket's names are case-insensitive.
+APP_REPO, DAGS_REPO, TRAINING_REPO = "de_datapreprocessing", "myairflow_dags", "ds_mlmodeling"
+SEEDED_REPOS = (APP_REPO, DAGS_REPO, TRAINING_REPO)
 INTERNAL_PORT = 8080
 ROOT_USER = "root"
 AUTOMATION_USER = "mlops-automation"
@@ -138,18 +141,13 @@ class GitBucket(pulumi.ComponentResource):
         )
         # Created by root through the API; a rotated password is written as GitBucket's hash
         # in its database (GitBucket has no API for it), hence the database login here.
-        self.automation_ready = client_command(
+        self._database_env = db.client_env()
+        self.automation_ready = self.account(
             f"{name}-automation-account",
-            client=GITBUCKET,
-            action=GitBucketAction.ENSURE_ACCOUNT,
-            environment={
-                **db.client_env(),
-                **self.root_api_env(),
-                GitBucketEnv.AUTOMATION_USER: self.automation_user,
-                GitBucketEnv.AUTOMATION_PASSWORD: self.automation_password,
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.root_ready]),
-        )
+            self.automation_user,
+            self.automation_password,
+            pulumi.ResourceOptions(parent=self),
+        ).ready
         self._resource_name = name
         self.register_outputs(
             {
@@ -179,31 +177,62 @@ class GitBucket(pulumi.ComponentResource):
             GitBucketEnv.PASSWORD: self.root_password,
         }
 
-    def repository(self, repo: str, source: str | None, description: str) -> GitRepository:
-        """A repository of root's, seeded from a directory of this project (relative path),
-        or left as users push it (`source` None: created empty, never written to)."""
-        if repo in self._repos:
-            raise ValueError(f"repository '{repo}' is already one of the stack's (a seeded repo?): choose another name")
-        self._repos.add(repo)
-        return GitRepository(
-            f"{self._resource_name}-repo-{repo}",
-            GitRepositoryArgs(server=self, repo=repo, source=source, description=description),
-            opts=pulumi.ResourceOptions(parent=self),
+    def repository(self, repo: str, source: str, description: str) -> GitRepository:
+        """A repository of root's, seeded from a directory of this project (relative path);
+        the automation account writes to it."""
+        return self._repository(GitRepositoryArgs(self, repo, source, description))
+
+    def pushed_repository(self, repo: str, description: str, reader: Account) -> GitRepository:
+        """A private repository of root's that users push to (created empty, never written to
+        here); `reader` may read it, and comment on its pull requests. The automation account
+        has no access to it."""
+        return self._repository(GitRepositoryArgs(self, repo, None, description, reader))
+
+    def _repository(self, args: GitRepositoryArgs) -> GitRepository:
+        if args.repo.lower() in self._repos:
+            raise ValueError(f"repository '{args.repo}' is already one of the stack's: choose another name")
+        self._repos.add(args.repo.lower())  # GitBucket's names are case-insensitive
+        return GitRepository(f"{self._resource_name}-repo-{args.repo}", args, opts=pulumi.ResourceOptions(parent=self))
+
+    def account(self, name: str, user: str, password: pulumi.Input[str], opts: pulumi.ResourceOptions) -> Account:
+        """A plain account (no site admin), created by root; a rotated password is written as
+        GitBucket's hash, as the automation account's is."""
+        ready = client_command(
+            name,
+            client=GITBUCKET,
+            action=GitBucketAction.ENSURE_ACCOUNT,
+            environment={
+                **self._database_env,
+                **self.root_api_env(),
+                GitBucketEnv.AUTOMATION_USER: user,
+                GitBucketEnv.AUTOMATION_PASSWORD: password,
+            },
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(depends_on=[self.root_ready]), opts),
         )
+        return Account(user, ready)
+
+
+@dataclass(frozen=True)
+class Account:
+    """A GitBucket account and the step after which it exists with its password."""
+
+    user: str
+    ready: pulumi.Resource
 
 
 @dataclass
 class GitRepositoryArgs:
     server: GitBucket
     repo: str
-    source: str | None
+    source: str | None  # None: users push to it
     description: str
+    reader: Account | None = None  # who reads it instead of the automation account (which writes)
 
 
 class GitRepository(pulumi.ComponentResource):
     """Created once, then kept equal to its source: each `up` after the source changed
     pushes one new commit on top (history is never rewritten; see README). Root owns it;
-    the automation account is its collaborator with write (read only on an unseeded one)."""
+    the automation account is its collaborator with write, or its `reader` reads it."""
 
     repo: str
     internal_clone_url: str
@@ -237,18 +266,20 @@ class GitRepository(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server.root_ready]),
         )
+        collaborator = Account(server.automation_user, server.automation_ready)
+        if args.reader is not None:
+            collaborator = args.reader
         self.ready = client_command(
-            f"{name}-automation-collaborator",
+            f"{name}-{'reader' if args.reader else 'automation'}-collaborator",
             client=GITBUCKET,
             action=GitBucketAction.ENSURE_COLLABORATOR,
             environment={
                 **server.root_api_env(),
                 GitBucketEnv.REPO_NAME: args.repo,
-                GitBucketEnv.AUTOMATION_USER: server.automation_user,
-                # A repository users push to: the automation account reads it and comments, no more.
-                **({GitBucketEnv.AUTOMATION_PERMISSION: "pull"} if args.source is None else {}),
+                GitBucketEnv.AUTOMATION_USER: collaborator.user,
+                **({GitBucketEnv.AUTOMATION_PERMISSION: "pull"} if args.reader else {}),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seeded, server.automation_ready]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.seeded, collaborator.ready]),
         )
         self._server, self._resource_name = server, name
         self.register_outputs({"cloneUrl": self.host_clone_url, "internalCloneUrl": self.internal_clone_url})

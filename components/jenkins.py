@@ -34,6 +34,7 @@ START_PERIOD = 360
 WAIT_TIMEOUT = 720
 # Pull-request previews of the infrastructure repo (README, "Review changes in pull requests").
 PREVIEW_JOB = "mlops-stack_preview"
+PREVIEW_USER = "mlops-preview"  # GitBucket's account for it: reads the repo, comments; only Jenkins holds it
 PREVIEW_AGENT = "mlops-stack-host"  # the agent on the Docker host that runs them (label mlops-stack)
 PREVIEW_JENKINSFILE = ".jenkins/preview.Jenkinsfile"
 PREVIEW_CASC = "/usr/share/jenkins/casc-preview/"  # the agent's node, applied only with previews on
@@ -47,7 +48,15 @@ def _repo_problem(value: Any) -> str | None:
         check_repo_name(value)
     except ValueError as error:
         return str(error)
+    if value.lower() in gitbucket.SEEDED_REPOS:
+        return f"'{value}' is a repository the stack seeds and writes to: choose another name"
     return None
+
+
+def _settings_problems(settings: Mapping[str, Any]) -> list[str]:
+    if settings["previewStacks"] and not settings["previewRepo"]:
+        return ["'jenkins.previewStacks' is set but 'jenkins.previewRepo' is not: nothing would be previewed"]
+    return []
 
 
 def _stacks_problem(value: Any) -> str | None:
@@ -57,12 +66,27 @@ def _stacks_problem(value: Any) -> str | None:
     return f"holds invalid stack name(s): {', '.join(map(repr, bad))}" if bad else None
 
 
+def preview_settings(
+    *, repo_url: str, repo_host_url: str, repo: str, gitbucket_host_url: str, stacks: list[str], agent_dir: str
+) -> dict[str, str]:
+    """The preview job's settings, as the Jenkins container gets them (JCasC hands them to the
+    agent's node, images/jenkins/casc-preview/preview-agent.yaml, so the builds see them)."""
+    return {
+        "PREVIEW_REPO_URL": repo_url,  # the controller's scans
+        "PREVIEW_REPO_HOST_URL": repo_host_url,  # the agent's fetch, on the host
+        "PREVIEW_REPO": repo,
+        "PREVIEW_GITBUCKET_URL": gitbucket_host_url,
+        "PREVIEW_STACKS": " ".join(stacks),
+        "PREVIEW_AGENT_DIR": agent_dir,
+    }
+
+
 SPEC = ServiceSpec(
     name="jenkins",
     image="jenkins/jenkins:2.568.2-lts-jdk21",
     ports={"port": 8090},  # GitBucket, Jenkins and Airflow all listen on 8080 inside
     memory_mb=2048,
-    secrets=("jenkinsAdminPassword",),
+    secrets=("jenkinsAdminPassword", "gitbucketPreviewPassword"),
     needs=(gitbucket.SPEC, registry.SPEC),  # builds the seeded repo, pushes its image
     outputs=(
         "jenkinsUrl",
@@ -71,15 +95,18 @@ SPEC = ServiceSpec(
         "jenkinsPipelineUrl",
         "previewRepoCloneUrl",
         "previewAgentDir",
+        "gitbucketPreviewUser",
+        "gitbucketPreviewPassword",
     ),
     uses_docker_socket=True,
     settings={
         # A GitBucket repository, created empty, that holds this project: its pull requests
-        # get the preview comment. Off when empty.
+        # get the preview comment. Off when not set.
         "previewRepo": Setting("", _repo_problem),
         # The stacks each pull request previews; empty: this stack.
         "previewStacks": Setting([], _stacks_problem),
     },
+    settings_check=_settings_problems,
 )
 
 
@@ -114,6 +141,8 @@ class Jenkins(pulumi.ComponentResource):
     pipeline_url: str
     preview_repo: GitRepository | None  # with jenkins.previewRepo set
     preview_agent_dir: str
+    preview_user: str | None = None
+    preview_password: pulumi.Output[str] | None = None
 
     def __init__(self, name: str, args: JenkinsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:jenkins:Jenkins", name, None, opts)
@@ -125,7 +154,7 @@ class Jenkins(pulumi.ComponentResource):
         self.admin_password = secret_password(f"{name}-admin-password", "jenkinsAdminPassword", stack, self)
         self.pipeline_url = f"{self.host_url}/job/{PIPELINE_JOB}/"
 
-        self.preview_repo = self._preview_repo(args)
+        self.preview_repo = self._preview_repo(name, args)
         # The agent's root on the host (its workspaces): scripts/jenkins-agent.sh makes it, private.
         self.preview_agent_dir = f"/var/tmp/{stack.prefix}-jenkins-agent"  # noqa: S108 (owner checked there)
         image = derived_image(f"{name}-image", stack, JENKINS_IMAGE_CONTEXT, {"JENKINS_IMAGE": service.image}, self)
@@ -139,7 +168,10 @@ class Jenkins(pulumi.ComponentResource):
             alias=ALIAS,
             # The `gitbucket` credential (JCasC) is the automation account: never GitBucket's root.
             envs=pulumi.Output.all(
-                self.admin_password, args.gitbucket.automation_password, registry_environment(args.registry)
+                self.admin_password,
+                args.gitbucket.automation_password,
+                registry_environment(args.registry),
+                self.preview_password or "",
             ).apply(
                 lambda secrets: [
                     f"JENKINS_ADMIN_ID={ADMIN_USER}",
@@ -149,7 +181,7 @@ class Jenkins(pulumi.ComponentResource):
                     f"GITBUCKET_AUTOMATION_PASSWORD={secrets[1]}",
                     f"PIPELINE_REPO_URL={args.pipeline_repo.internal_clone_url}",
                     *([f"TRAINING_REPO_URL={args.training_repo.internal_clone_url}"] if args.training_repo else []),
-                    *self._preview_environment(args),
+                    *self._preview_environment(args, secrets[3]),
                     *secrets[2],
                 ]
             ),
@@ -188,28 +220,43 @@ class Jenkins(pulumi.ComponentResource):
             }
         )
 
-    @staticmethod
-    def _preview_repo(args: JenkinsArgs) -> GitRepository | None:
-        name: str = args.service.settings["previewRepo"]
-        if not name:
+    def _preview_repo(self, name: str, args: JenkinsArgs) -> GitRepository | None:
+        """The repository and its only reader besides root: the preview account, whose password
+        only Jenkins holds. Whoever can read the repository can open a pull request (from a fork
+        too), whose code runs on the Docker host: so not the automation account, which services
+        and pipelines hold."""
+        repo: str = args.service.settings["previewRepo"]
+        if not repo:
             return None
-        return args.gitbucket.repository(
-            name, None, "Infrastructure (mlops-stack): Jenkins previews its pull requests on the Docker host"
+        self.preview_user = PREVIEW_USER
+        self.preview_password = secret_password(
+            f"{name}-preview-password", "gitbucketPreviewPassword", args.stack, self
+        )
+        reader = args.gitbucket.account(
+            f"{name}-preview-account", PREVIEW_USER, self.preview_password, pulumi.ResourceOptions(parent=self)
+        )
+        return args.gitbucket.pushed_repository(
+            repo, "Infrastructure (mlops-stack): Jenkins previews its pull requests on the Docker host", reader
         )
 
-    def _preview_environment(self, args: JenkinsArgs) -> list[str]:
-        """What JCasC, the preview job and its agent read; nothing when previews are off."""
+    def _preview_environment(self, args: JenkinsArgs, password: str) -> list[str]:
+        """What JCasC reads for the previews (the node's variables, images/jenkins/casc-preview,
+        reach the builds on the agent); nothing when previews are off."""
         if self.preview_repo is None:
             return []
-        stacks = args.service.settings["previewStacks"] or [args.stack.stack]
+        settings = preview_settings(
+            repo_url=self.preview_repo.internal_clone_url,
+            repo_host_url=self.preview_repo.host_clone_url,
+            repo=f"{args.gitbucket.root_user}/{self.preview_repo.repo}",
+            gitbucket_host_url=args.gitbucket.host_url,
+            stacks=args.service.settings["previewStacks"] or [args.stack.stack],
+            agent_dir=self.preview_agent_dir,
+        )
         return [
             f"CASC_JENKINS_CONFIG={CASC},{PREVIEW_CASC}",
-            f"PREVIEW_REPO_URL={self.preview_repo.internal_clone_url}",  # the controller's scans
-            f"PREVIEW_REPO_HOST_URL={self.preview_repo.host_clone_url}",  # the agent's fetch, on the host
-            f"PREVIEW_REPO={args.gitbucket.root_user}/{self.preview_repo.repo}",
-            f"PREVIEW_GITBUCKET_URL={args.gitbucket.host_url}",
-            f"PREVIEW_STACKS={' '.join(stacks)}",
-            f"PREVIEW_AGENT_DIR={self.preview_agent_dir}",
+            *(f"{key}={value}" for key, value in settings.items()),
+            f"GITBUCKET_PREVIEW_USER={PREVIEW_USER}",
+            f"GITBUCKET_PREVIEW_PASSWORD={password}",
         ]
 
     def notify_commit_url_of(self, repo: GitRepository) -> str:
@@ -224,7 +271,12 @@ class Jenkins(pulumi.ComponentResource):
             "jenkinsPipelineUrl": self.pipeline_url,
             # Where users push this project, so that its pull requests are previewed.
             **(
-                {"previewRepoCloneUrl": self.preview_repo.host_clone_url, "previewAgentDir": self.preview_agent_dir}
+                {
+                    "previewRepoCloneUrl": self.preview_repo.host_clone_url,
+                    "previewAgentDir": self.preview_agent_dir,
+                    "gitbucketPreviewUser": self.preview_user,
+                    "gitbucketPreviewPassword": self.preview_password,
+                }
                 if self.preview_repo
                 else {}
             ),

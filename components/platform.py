@@ -141,12 +141,14 @@ def deploy(stack: StackConfig) -> Platform:
             "gitbucket", GitBucketArgs(*args_of("gitbucket"), mysql=server, database=server.database("gitbucket")), opts
         )
         app_repo = git_server.repository(
-            "de_datapreprocessing", "gitbucket_repos/de_datapreprocessing", "Data preprocessing job (DVC on MinIO)"
+            gitbucket.APP_REPO, "gitbucket_repos/de_datapreprocessing", "Data preprocessing job (DVC on MinIO)"
         )
-        dags_repo = git_server.repository("myairflow_dags", "dags", "Airflow DAGs, read by Airflow's git DAG bundle")
+        dags_repo = git_server.repository(gitbucket.DAGS_REPO, "dags", "Airflow DAGs, read by Airflow's git DAG bundle")
         if tracking is not None:
             training_repo = git_server.repository(
-                "ds_mlmodeling", "gitbucket_repos/ds_mlmodeling", "Model training job (MLflow registry, @champion)"
+                gitbucket.TRAINING_REPO,
+                "gitbucket_repos/ds_mlmodeling",
+                "Model training job (MLflow registry, @champion)",
             )
 
     ci = None

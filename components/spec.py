@@ -53,8 +53,10 @@ class ServiceSpec:
     renamed_keys: Mapping[str, str] = field(default_factory=dict)
     # The shortest password the service itself accepts for its `secrets` (config refuses less).
     min_password_length: int = 8
-    # Its own keys, with their defaults and checks (`<name>.<key>`).
+    # Its own keys, with their defaults and checks (`<name>.<key>`), and a check of them
+    # together (their values, defaults filled in) that returns the problems found.
     settings: Mapping[str, Setting] = field(default_factory=dict)
+    settings_check: Callable[[Mapping[str, Any]], list[str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,8 @@ class GitBucketAPI:
         check_repo_name(name)
         existing = self.get_repo(self.user, name)
         if existing is not None:
-            return {"repo": existing["full_name"], "created": False, "clone_url": existing["clone_url"]}
+            found = {"repo": existing["full_name"], "created": False, "clone_url": existing["clone_url"]}
+            return found | {"private": existing.get("private") is True}
         body = {"name": name, "description": description, "private": private, "auto_init": False}
         try:
             answer = self._call("POST", "/user/repos", (200, 201), json=body).json()
@@ -251,7 +252,7 @@ class GitBucketAPI:
             raise LeftoverRepositoryFolder(SERVICE, error.call, error.answer + hint) from error
         if "full_name" not in answer:
             raise ServiceError(SERVICE, "POST /user/repos", str(answer.get("message", answer))[:300])
-        return {"repo": answer["full_name"], "created": True, "clone_url": answer["clone_url"]}
+        return {"repo": answer["full_name"], "created": True, "clone_url": answer["clone_url"], "private": private}
 
     def webhooks(self, owner: str, repo: str) -> list[dict[str, Any]]:
         """The hooks GitBucket lists: those with at least one event."""
@@ -482,8 +483,13 @@ def _ensure_repo_from_env() -> dict[str, Any]:
     """Create the repository if needed, then seed it from SEED_SOURCE (a directory)."""
     api = _api_from_env()
     repo = api.ensure_repo(env(GitBucketEnv.REPO_NAME), env(GitBucketEnv.REPO_DESCRIPTION, "managed by mlops-stack"))
-    if not os.environ.get(GitBucketEnv.SEED_SOURCE):
-        return {**repo, "seed": None}  # users push to it; never written here
+    if not os.environ.get(GitBucketEnv.SEED_SOURCE):  # users push to it; never written here
+        if not repo["private"]:  # anyone could open a pull request: code run on the Docker host
+            raise InputError(
+                f"repository {repo['repo']} exists and is public: its pull requests would run code on the "
+                "Docker host (jenkins.previewRepo); make it private in its settings, or choose another name"
+            )
+        return {**repo, "seed": None}
     clone_url = f"{api.base_url}/git/{repo['repo']}.git"  # the host's view, not GitBucket's base URL
     seeded = seed_repo(
         clone_url,

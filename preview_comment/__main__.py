@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlops_clients.contracts import GitBucketEnv
 from preview_comment.model import StackPreview, parse_preview
 from preview_comment.post import Forge, PostError, forge_from_env, max_limit, upsert
 from preview_comment.render import DEFAULT_LIMIT, loses_data, render
@@ -33,6 +34,11 @@ class PreviewFailed(Exception):
     pass
 
 
+# The forges' credentials: for posting only, so the previewed program (a pull request's code)
+# never gets them in its environment.
+FORGE_CREDENTIALS = frozenset({"GITHUB_TOKEN", str(GitBucketEnv.PASSWORD)})
+
+
 def run_preview(stack: str, timeout: float, cwd: Path | None = None) -> dict[str, Any]:
     """`pulumi preview --json --stack <stack>`, parsed; nothing of its output is echoed (it could name a secret)."""
     try:
@@ -42,6 +48,7 @@ def run_preview(stack: str, timeout: float, cwd: Path | None = None) -> dict[str
             text=True,
             timeout=timeout,
             cwd=cwd,
+            env={k: v for k, v in os.environ.items() if k not in FORGE_CREDENTIALS},
             check=False,
         )
     except subprocess.TimeoutExpired as err:

@@ -40,10 +40,15 @@ if [ "$(stat -c %u "$root")" != "$(id -u)" ]; then
   exit 1
 fi
 chmod 700 "$root"
-# curl reads the login from its config on stdin (printf is a builtin: no process shows it).
-login() { printf 'user = "%s:%s"\n' "$user" "$password"; }
+# curl reads the login from its config on stdin (printf is a builtin: no process shows it);
+# inside a quoted config value curl reads \ and " as escapes: escaped here.
+login() {
+  local p=${password//\\/\\\\}
+  printf 'user = "%s:%s"\n' "$user" "${p//\"/\\\"}"
+}
 curl -fsS --max-time 120 -o "$dir/agent.jar" "$url/jnlpJars/agent.jar"
 # The node's launch file: its first <argument> is the secret, the second the node's name.
+rm -f "$dir/secret.new"
 login | curl -fsS --max-time 30 -K - "$url/computer/$node/jenkins-agent.jnlp" |
   python3 -c '
 import sys, xml.etree.ElementTree as ET
@@ -51,7 +56,8 @@ args = [a.text or "" for a in ET.parse(sys.stdin).getroot().iter("argument")]
 if len(args) < 2 or args[1] != sys.argv[1] or len(args[0]) != 64:
     sys.exit("the launch file of node " + sys.argv[1] + " holds no secret for it")
 sys.stdout.write(args[0])
-' "$node" >"$dir/secret"
+' "$node" >"$dir/secret.new"
+mv -f "$dir/secret.new" "$dir/secret" # made under umask 077: only this account reads it
 unset password
 echo "agent $node of stack $stack connecting to $url (work dir $dir/work)"
 exec java -jar "$dir/agent.jar" -url "$url/" -name "$node" -secret "@$dir/secret" -webSocket -workDir "$dir/work"

@@ -235,6 +235,8 @@ class FakeGitBucket:
     accounts: Accounts | None = None  # None: MemoryAccounts with root = user/password above
     base_url: str = ""
     anonymous_access: bool = True  # GitBucket's default (SystemSettingsService.scala:121)
+    # Repositories created public (without "private": true); kept in memory only.
+    public_repos: set[tuple[str, str]] = field(default_factory=set)
     hooks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     _failures: list[tuple[int, str | None]] = field(default_factory=list)
@@ -313,6 +315,8 @@ class FakeGitBucket:
         return self.store.collaborators(owner, repo).get(account.name)
 
     def _readable(self, owner: str, repo: str, account: Account) -> bool:
+        if (owner, repo) in self.public_repos:  # isReadable: a public repository, any account
+            return True
         return account.admin or account.name == owner or self._role(owner, repo, account) is not None
 
     def _writable(self, owner: str, repo: str, account: Account) -> bool:
@@ -326,7 +330,7 @@ class FakeGitBucket:
             "id": 0,  # 4.46.1 answers a dummy id
             "name": name,
             "full_name": f"{owner}/{name}",
-            "private": True,
+            "private": (owner, name) not in self.public_repos,
             "default_branch": "main",
             "owner": {"login": owner},
             "clone_url": f"{self.base_url}/git/{owner}/{name}.git",
@@ -368,6 +372,8 @@ class FakeGitBucket:
             subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(target)], check=True)
             subprocess.run(["git", "-C", str(target), "config", "http.receivepack", "true"], check=True)
             self.store.add_repository(account.name, name)
+            if body.get("private") is not True:  # CreateARepository.scala:10: `private` defaults to false
+                self.public_repos.add((account.name, name))
             return _json("200 OK", self._repo_json(account.name, name))
         if len(parts) < 3 or parts[0] != "repos":
             return _json(*_NOT_FOUND)

@@ -10,16 +10,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from secrets import token_hex
 
 import pytest
 import requests
 from pulumi import automation as auto
 
-from components.jenkins import PREVIEW_JENKINSFILE
+from components.jenkins import PREVIEW_JENKINSFILE, PREVIEW_USER, preview_settings
 from mlops_clients import gitbucket
 from mlops_clients.contracts import GitBucketEnv
 from tests.support import e2e_stack as e2e
-from tests.support.jenkins_standin import run_jenkinsfile
+from tests.support.jenkins_standin import preview_node_environment, run_jenkinsfile
 
 pytestmark = pytest.mark.e2e
 
@@ -134,17 +135,20 @@ def test_the_jenkins_preview_job_comments_on_a_pull_request_of_the_infra_repo(
     stack: auto.Stack, tmp_path: Path
 ) -> None:
     """Jenkins' preview job (.jenkins/preview.Jenkinsfile) run by the JENKINS STAND-IN as the
-    agent on the Docker host runs it, with the job's environment and the automation account's
-    credential as JCasC gives them: it fetches refs/pull/<n>/head from the stack's (FAKE)
+    agent on the Docker host runs it, with the node's variables as JCasC makes them from the
+    program's settings and the preview account's credential: it fetches refs/pull/<n>/head from the stack's (FAKE)
     GitBucket, previews the stack from that checkout and comments; no secret in its log."""
     stack.up(on_output=print)  # a no-op after the other tests; a cold up when run alone
     out = {k: v.value for k, v in stack.outputs().items()}
     url, root = str(out["gitbucketUrl"]), (str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"]))
-    automation = (str(out["gitbucketAutomationUser"]), str(out["gitbucketAutomationPassword"]))
     repo = "mlops_stack_previewed"
     api = gitbucket.GitBucketAPI(url, *root)
-    api.ensure_repo(repo, "this project, previewed by Jenkins")
-    api.ensure_collaborator("root", repo, automation[0], "pull")  # as the program does for jenkins.previewRepo
+    # As the program does for jenkins.previewRepo: a private repository that only the preview
+    # account reads (Jenkins alone holds its password).
+    reader = (PREVIEW_USER, token_hex(16))
+    gitbucket.ensure_account(api, *reader, write_password=lambda user, _: pytest.fail(f"{user} existed"))
+    assert api.ensure_repo(repo, "this project, previewed by Jenkins")["private"] is True
+    api.ensure_collaborator("root", repo, reader[0], "pull")
     clone_url = f"{url}/git/root/{repo}.git"
     # The pull request holds this project as the run has it (its Pulumi.<stack>.yaml included).
     work = tmp_path / "infra"
@@ -181,18 +185,25 @@ def test_the_jenkins_preview_job_comments_on_a_pull_request_of_the_infra_repo(
     workspace.mkdir(parents=True)
     (workspace / ".venv").symlink_to(e2e.PROJECT_DIR / ".venv")  # a workspace's .venv is kept between builds
     cache = os.environ.get("MLOPS_CACHE_DIR") or str(Path.home() / ".cache" / "mlops-stack")
+    # What the build sees: its branch, the node's variables as JCasC makes them from what the
+    # program gives the Jenkins container, and the agent's own environment.
+    controller = preview_settings(
+        repo_url=f"http://gitbucket:8080/git/root/{repo}.git",
+        repo_host_url=clone_url,
+        repo=f"root/{repo}",
+        gitbucket_host_url=url,
+        stacks=[stack.name],
+        agent_dir=str(tmp_path / "agent"),
+    )
     job_env = {
         "BRANCH_NAME": f"PR-{number}",
-        "PREVIEW_REPO_HOST_URL": clone_url,
-        "PREVIEW_REPO": f"root/{repo}",
-        "PREVIEW_GITBUCKET_URL": url,
-        "PREVIEW_STACKS": stack.name,
+        **preview_node_environment(controller),
         # The agent's account: its toolchain, Pulumi home, state backend and passphrase.
         "MLOPS_CACHE_DIR": cache,
         **{k: v for k, v in os.environ.items() if k.startswith("PIP_") or k == "DOCKER_HOST"},
         **stack.workspace.env_vars,
     }
-    credentials = {"gitbucket": {"username": automation[0], "password": automation[1]}}
+    credentials = {"gitbucket-preview": {"username": reader[0], "password": reader[1]}}
     build = run_jenkinsfile(
         workspace, job_env, credentials, timeout=900, jenkinsfile=e2e.PROJECT_DIR / PREVIEW_JENKINSFILE
     )
@@ -201,9 +212,10 @@ def test_the_jenkins_preview_job_comments_on_a_pull_request_of_the_infra_repo(
     assert f"pull request {number} at {head.stdout.strip()}" in log
     comments = requests.get(f"{url}/api/v3/repos/root/{repo}/issues/{number}/comments", auth=root, timeout=30).json()
     [comment] = comments
-    assert comment["user"]["login"] == automation[0]
+    assert comment["user"]["login"] == PREVIEW_USER
     assert f"- **{stack.name}**: no changes" in comment["body"], comment["body"][:2000]
-    secrets = {k: str(v.value) for k, v in stack.outputs().items() if v.secret}
+    stack_secrets = {k: str(v.value) for k, v in stack.outputs().items() if v.secret}
     for text in (comment["body"], log):
-        assert not [k for k, value in secrets.items() if value in text]
-    assert not (workspace / ".git" / "config").read_text().count(automation[1])  # not kept on disk
+        assert not [k for k, value in stack_secrets.items() if value in text]
+        assert reader[1] not in text
+    assert reader[1] not in (workspace / ".git" / "config").read_text()  # not kept on disk

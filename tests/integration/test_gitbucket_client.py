@@ -62,8 +62,10 @@ def test_a_repository_is_created_once(api: gitbucket.GitBucketAPI, fake: FakeGit
         "repo": "root/de_datapreprocessing",
         "created": True,
         "clone_url": f"{fake.base_url}/git/root/de_datapreprocessing.git",
+        "private": True,
     }
-    assert api.ensure_repo("de_datapreprocessing", "the app")["created"] is False
+    again = api.ensure_repo("de_datapreprocessing", "the app")
+    assert again["created"] is False and again["private"] is True
     assert [r for r in fake.requests if r[0] == "POST"] == [("POST", "/api/v3/user/repos")]
 
 
@@ -145,9 +147,17 @@ def test_an_unseeded_repo_and_a_pull_request_hook_as_the_program_asks_for_them(f
         command = [sys.executable, "-m", "mlops_clients.gitbucket", action]
         return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
 
+    api = gitbucket.GitBucketAPI(fake.base_url, fake.user, fake.password)
+    api.ensure_repo("public_one", "", private=False)
+    environment[GitBucketEnv.REPO_NAME] = "public_one"
+    public = run(GitBucketAction.ENSURE_REPO)
+    assert public.returncode != 0 and "repository root/public_one exists and is public" in public.stderr
+    environment[GitBucketEnv.REPO_NAME] = "infra"
     created = run(GitBucketAction.ENSURE_REPO)
     assert created.returncode == 0, created.stderr
-    assert json.loads(created.stdout)["seed"] is None
+    assert json.loads(created.stdout)["seed"] is None and json.loads(created.stdout)["private"] is True
+    again = run(GitBucketAction.ENSURE_REPO)
+    assert again.returncode == 0 and json.loads(again.stdout)["created"] is False
     refs = ["git", "-C", str(fake.repo_dir("root", "infra")), "for-each-ref"]
     assert subprocess.run(refs, capture_output=True, text=True, check=True).stdout == ""  # no commit, no branch
     hooked = run(GitBucketAction.ENSURE_WEBHOOK)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SECRET = "5f" * 32  # a node secret: 64 hex digits
-PASSWORD = "Adm1n-Never-Printed"
+PASSWORD = 'Adm1n-"Never\\Printed'  # curl config escapes: \\ and " must arrive as such
 AGENT_MAIN = """
 import java.nio.file.*;
 public class Main {

@@ -145,7 +145,7 @@ def test_the_preview_job_builds_only_pull_request_refs_with_the_preview_jenkinsf
     job = jobs[PREVIEW_JOB]["body"]
     [git] = calls_named(job, "git")
     settings = {call["name"]: call["args"] for call in git["body"]}
-    assert settings["remote"] == [url] and settings["credentialsId"] == ["gitbucket"]
+    assert settings["remote"] == [url] and settings["credentialsId"] == ["gitbucket-preview"]
     [traits] = calls_named(git["body"], "traits")
     assert [t["name"] for t in traits["body"]] == ["discoverOtherRefs"]  # no branchDiscovery
     refs = {call["name"]: call["args"] for call in traits["body"][0]["body"]}

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from tests.support.containers import unavailable
 
 STANDIN = Path(__file__).resolve().with_name("jenkinsfile_standin.groovy")
+PREVIEW_AGENT_CASC = Path(__file__).resolve().parents[2] / "images" / "jenkins" / "casc-preview" / "preview-agent.yaml"
 JENKINSFILE = Path(__file__).resolve().parents[2] / "gitbucket_repos" / "de_datapreprocessing" / "Jenkinsfile"
 
 
@@ -57,3 +61,26 @@ def run_jenkinsfile(
         timeout=timeout,
         check=False,
     )
+
+
+def casc_substituted(text: str, env: dict[str, str]) -> str:
+    """`${VAR}` and `${VAR:-default}` replaced from the Jenkins container's environment, as
+    JCasC does; a `${VAR}` with no value and no default is an error, as in JCasC."""
+
+    def value(match: re.Match[str]) -> str:
+        if match[1] in env:
+            return env[match[1]]
+        if match[2] is None:
+            raise KeyError(f"JCasC would find no value for ${{{match[1]}}}")
+        return match[2]
+
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", value, text)
+
+
+def preview_node_environment(controller_env: dict[str, str]) -> dict[str, str]:
+    """The variables a build on the preview agent sees from its node (JCasC's nodeProperties
+    envVars in images/jenkins/casc-preview), given the Jenkins container's environment."""
+    casc = yaml.safe_load(casc_substituted(PREVIEW_AGENT_CASC.read_text(), controller_env))
+    [node] = casc["jenkins"]["nodes"]
+    [properties] = node["permanent"]["nodeProperties"]
+    return {entry["key"]: entry["value"] for entry in properties["envVars"]["env"]}

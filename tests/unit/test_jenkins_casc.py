@@ -12,10 +12,13 @@ from typing import Any
 
 import yaml
 
-from tests.unit.conftest import Evaluation, env_of, plain
+from components.jenkins import CASC as CASC_DIR
+from components.jenkins import PREVIEW_CASC, PREVIEW_JENKINSFILE
+from tests.unit.conftest import BASE_CONFIG, Evaluation, env_of, evaluate, plain
 
 ROOT = Path(__file__).resolve().parents[2]
 CASC = ROOT / "images" / "jenkins" / "casc" / "jenkins.yaml"
+PREVIEW_CASC_FILE = ROOT / "images" / "jenkins" / "casc-preview" / "preview-agent.yaml"
 DOCKERFILE = ROOT / "images" / "jenkins" / "Dockerfile"
 JENKINSFILE = ROOT / "gitbucket_repos" / "de_datapreprocessing" / "Jenkinsfile"
 ENTRYPOINT = ROOT / "gitbucket_repos" / "de_datapreprocessing" / "de_datapreprocessing" / "entrypoint.py"
@@ -38,6 +41,14 @@ def test_every_variable_the_casc_file_needs_is_set_by_the_program(dev: Evaluatio
     assert needed <= container_env(dev).keys()
 
 
+def test_every_variable_the_preview_casc_file_needs_is_set_by_the_program_with_previews() -> None:
+    evaluation = evaluate({**BASE_CONFIG, "jenkins": {"previewRepo": "infra"}})
+    env = container_env(evaluation)
+    assert env["CASC_JENKINS_CONFIG"].split(",") == [CASC_DIR, PREVIEW_CASC]
+    needed = {name for name, default in _VARIABLE.findall(PREVIEW_CASC_FILE.read_text()) if not default}
+    assert {"PREVIEW_REPO_HOST_URL", "PREVIEW_AGENT_DIR"} <= needed <= env.keys()
+
+
 def test_the_jenkinsfile_global_properties_come_from_the_casc_file() -> None:
     properties = casc()["jenkins"]["globalNodeProperties"][0]["envVars"]["env"]
     defined = {p["key"] for p in properties}
@@ -54,7 +65,9 @@ def test_the_credentials_the_jenkinsfile_uses_exist() -> None:
     ids = {c["usernamePassword"]["id"] for c in casc()["credentials"]["system"]["domainCredentials"][0]["credentials"]}
     used = set(re.findall(r"credentialsId:\s*'([^']+)'", JENKINSFILE.read_text()))
     used |= set(re.findall(r"credentialsId\('([^']+)'\)", casc()["jobs"][0]["script"]))
-    assert used == {"registry", "gitbucket"} and used <= ids
+    preview = set(re.findall(r"credentialsId:\s*'([^']+)'", (ROOT / PREVIEW_JENKINSFILE).read_text()))
+    assert preview == {"gitbucket-preview"}  # never the automation account's
+    assert used | preview == {"registry", "gitbucket", "gitbucket-preview"} and used | preview <= ids
 
 
 def test_the_pipeline_job_is_the_one_the_outputs_name(dev: Evaluation) -> None:

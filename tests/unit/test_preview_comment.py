@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from preview_comment import StackPreview, data_safety, loses_data, marker, parse_preview, render
-from preview_comment.__main__ import main
+from preview_comment.__main__ import main, run_preview
 from preview_comment.model import SECRET_SIGNATURE
 
 FIXTURES = Path(__file__).parent / "fixtures" / "preview"
@@ -341,3 +342,22 @@ def test_a_changed_secret_inside_an_object_shows_as_changed_and_masked() -> None
         "environment.GITBUCKET_PASSWORD": ("[secret]", "[secret]"),
         "environment.URL": ("http://a", "http://b"),
     }
+
+
+def test_the_previewed_program_never_gets_the_forges_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull request's program runs in `pulumi preview`: the token and password that post the
+    comment stay with the poster. A stand-in `pulumi` prints the environment it was given."""
+    fake = tmp_path / "pulumi"
+    fake.write_text(
+        "#!/usr/bin/env python3\nimport json, os\nprint(json.dumps({'steps': [], 'env': sorted(os.environ)}))\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_x")
+    monkeypatch.setenv("GITBUCKET_PASSWORD", "pw")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "kept")
+    seen = run_preview("dev", timeout=30)["env"]
+    assert "GITHUB_TOKEN" not in seen and "GITBUCKET_PASSWORD" not in seen
+    assert "PULUMI_CONFIG_PASSPHRASE" in seen

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,8 +11,10 @@ import pytest
 from components import jenkins, platform
 from components.base import SERVICE_LABEL
 from components.config import ConfigError
+from tests.support.jenkins_standin import preview_node_environment
 from tests.unit.conftest import BASE_CONFIG, Evaluation, env_of, evaluate, is_secret, plain
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
 NETWORK = "docker:index/network:Network"
@@ -107,9 +111,10 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
     outputs = dev.outputs
     password_keys = [k for k in outputs if k.endswith("Password")]
     # One name per secret: each password output is named as the config key that sets it.
+    # gitbucketPreviewPassword exists only with jenkins.previewRepo (tested there).
     assert (
         set(password_keys)
-        == {key for spec in platform.SERVICES for key in spec.secrets}
+        == {key for spec in platform.SERVICES for key in spec.secrets} - {"gitbucketPreviewPassword"}
         == {
             "mysqlRootPassword",
             "minioRootPassword",
@@ -608,11 +613,27 @@ def test_a_preview_repo_is_created_empty_hooked_for_pull_requests_and_given_to_j
     evaluation = evaluate(PREVIEW_CONFIG)
     ensure = plain(evaluation.named("gitbucket-repo-infra-ensure").inputs["environment"])
     assert ensure["REPO_NAME"] == "infra" and "SEED_SOURCE" not in ensure and "SEED_HASH" not in ensure
-    writer = evaluation.named("gitbucket-repo-infra-automation-collaborator")
-    assert plain(writer.inputs["environment"])["GITBUCKET_AUTOMATION_USER"] == "mlops-automation"
+    # Its only reader is the preview account, which only Jenkins holds; never the automation account.
+    account = evaluation.named("jenkins-preview-account")
+    assert plain(account.inputs["environment"])["GITBUCKET_AUTOMATION_USER"] == jenkins.PREVIEW_USER
+    writer = evaluation.named("gitbucket-repo-infra-reader-collaborator")
+    assert plain(writer.inputs["environment"])["GITBUCKET_AUTOMATION_USER"] == jenkins.PREVIEW_USER
     assert plain(writer.inputs["environment"])["GITBUCKET_AUTOMATION_PERMISSION"] == "pull"  # reads, comments
+    assert evaluation.depends_on(writer, account)
+    assert not [
+        r.name for r in evaluation.resources.values() if r.name == "gitbucket-repo-infra-automation-collaborator"
+    ]
     seeded_writer = evaluation.named("gitbucket-repo-de_datapreprocessing-automation-collaborator")
     assert "GITBUCKET_AUTOMATION_PERMISSION" not in plain(seeded_writer.inputs["environment"])  # push
+    password = "mock-secret-jenkins-preview-password"
+    consumers = [
+        r.name
+        for r in evaluation.resources.values()
+        if r.type in (CONTAINER, COMMAND) and _contains(r.inputs, password)
+    ]
+    assert sorted(consumers) == ["jenkins-preview-account", "jenkins-server"], consumers
+    assert is_secret(evaluation.outputs["gitbucketPreviewPassword"])
+    assert evaluation.outputs["gitbucketPreviewUser"] == jenkins.PREVIEW_USER
     hook = plain(evaluation.named("gitbucket-repo-infra-hook-jenkins").inputs["environment"])
     assert hook["HOOK_URL"] == "http://jenkins:8080/git/notifyCommit?url=http://gitbucket:8080/git/root/infra.git"
     assert hook["HOOK_EVENTS"] == "push,pull_request"
@@ -627,6 +648,13 @@ def test_a_preview_repo_is_created_empty_hooked_for_pull_requests_and_given_to_j
     assert env["PREVIEW_REPO"] == "root/infra" and env["PREVIEW_GITBUCKET_URL"] == "http://127.0.0.1:8080"
     assert env["PREVIEW_STACKS"] == "dev staging"
     assert env["PREVIEW_AGENT_DIR"] == "/var/tmp/mlops-stack-dev-jenkins-agent"
+    assert env["GITBUCKET_PREVIEW_USER"] == jenkins.PREVIEW_USER
+    # What a build on the agent sees (JCasC's node variables from this environment) holds every
+    # PREVIEW_ variable the Jenkinsfile reads.
+    node = preview_node_environment(env)
+    used = set(re.findall(r"\$\{?(PREVIEW_\w+)", (PROJECT_DIR / jenkins.PREVIEW_JENKINSFILE).read_text()))
+    assert used and used <= set(node), used - set(node)
+    assert node["PREVIEW_STACKS"] == "dev staging" and node["PREVIEW_REPO"] == "root/infra"
     assert evaluation.outputs["previewRepoCloneUrl"] == "http://127.0.0.1:8080/git/root/infra.git"
     assert evaluation.outputs["previewAgentDir"] == env["PREVIEW_AGENT_DIR"]
     alone = evaluate({**BASE_CONFIG, "jenkins": {"previewRepo": "infra"}}, stack="team-a")
@@ -640,15 +668,16 @@ def test_a_preview_repo_is_created_empty_hooked_for_pull_requests_and_given_to_j
         ({"previewRepo": 7}, "'jenkins.previewRepo' must be a repository name, got 7"),
         ({"previewRepo": "x", "previewStacks": "dev"}, "'jenkins.previewStacks' must be a non-empty list"),
         ({"previewRepo": "x", "previewStacks": ["dev", "Prod X"]}, "holds invalid stack name(s): 'Prod X'"),
+        (
+            {"previewRepo": "De_DataPreprocessing"},
+            "'jenkins.previewRepo' 'De_DataPreprocessing' is a repository the stack seeds",
+        ),
+        ({"previewRepo": "ds_mlmodeling"}, "'jenkins.previewRepo' 'ds_mlmodeling' is a repository the stack seeds"),
+        ({"previewStacks": ["dev"]}, "'jenkins.previewStacks' is set but 'jenkins.previewRepo' is not"),
+        ({"previewRepo": ""}, "'jenkins.previewRepo' '' is not a repository name"),
     ],
 )
 def test_bad_preview_settings_are_refused_naming_the_key(settings: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError) as raised:
         evaluate({**BASE_CONFIG, "jenkins": settings})
     assert any(problem in p for p in raised.value.problems), raised.value.problems
-
-
-def test_a_preview_repo_named_as_a_seeded_repo_is_refused() -> None:
-    for seeded in ("de_datapreprocessing", "myairflow_dags"):
-        with pytest.raises(Exception, match=rf"repository '{seeded}' is already one of the stack's"):
-            evaluate({**BASE_CONFIG, "jenkins": {"previewRepo": seeded}})
