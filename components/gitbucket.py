@@ -39,8 +39,31 @@ from mlops_clients.contracts import (
 )
 
 ALIAS = "gitbucket"
-# The repositories the stack seeds (components/platform.py); GitBucket's names are case-insensitive.
-APP_REPO, DAGS_REPO, TRAINING_REPO = "de_datapreprocessing", "myairflow_dags", "ds_mlmodeling"
+
+
+@dataclass(frozen=True)
+class SeededRepo:
+    """A repository the stack seeds from a folder of this project, and the output of its clone URL."""
+
+    name: str
+    source: str
+    description: str
+    output: str
+
+
+APP_REPO = SeededRepo(
+    "de_datapreprocessing",
+    "gitbucket_repos/de_datapreprocessing",
+    "Data preprocessing job (DVC on MinIO)",
+    "appRepoCloneUrl",
+)
+DAGS_REPO = SeededRepo("myairflow_dags", "dags", "Airflow DAGs, read by Airflow's git DAG bundle", "dagsRepoCloneUrl")
+TRAINING_REPO = SeededRepo(  # with MLflow
+    "ds_mlmodeling",
+    "gitbucket_repos/ds_mlmodeling",
+    "Model training job (MLflow registry, @champion)",
+    "trainingRepoCloneUrl",
+)
 SEEDED_REPOS = (APP_REPO, DAGS_REPO, TRAINING_REPO)
 INTERNAL_PORT = 8080
 ROOT_USER = "root"
@@ -64,9 +87,7 @@ SPEC = ServiceSpec(
         "gitbucketRootPassword",
         "gitbucketAutomationUser",
         "gitbucketAutomationPassword",
-        "appRepoCloneUrl",
-        "dagsRepoCloneUrl",
-        "trainingRepoCloneUrl",
+        *(repo.output for repo in SEEDED_REPOS),
     ),
     # Exported under this name until the key, the output and the variable were given one name.
     renamed_keys={"gitbucketAdminPassword": "gitbucketRootPassword"},
@@ -177,10 +198,10 @@ class GitBucket(pulumi.ComponentResource):
             GitBucketEnv.PASSWORD: self.root_password,
         }
 
-    def repository(self, repo: str, source: str, description: str) -> GitRepository:
-        """A repository of root's, seeded from a directory of this project (relative path);
-        the automation account writes to it."""
-        return self._repository(GitRepositoryArgs(self, repo, source, description))
+    def repository(self, seeded: SeededRepo) -> GitRepository:
+        """A repository of root's, seeded from a directory of this project; the automation
+        account writes to it."""
+        return self._repository(GitRepositoryArgs(self, seeded.name, seeded.source, seeded.description))
 
     def pushed_repository(self, repo: str, description: str, reader: Account) -> GitRepository:
         """A private repository of root's that users push to (created empty, never written to

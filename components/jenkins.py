@@ -48,7 +48,7 @@ def _repo_problem(value: Any) -> str | None:
         check_repo_name(value)
     except ValueError as error:
         return str(error)
-    if value.lower() in gitbucket.SEEDED_REPOS:
+    if value.lower() in (repo.name for repo in gitbucket.SEEDED_REPOS):
         return f"'{value}' is a repository the stack seeds and writes to: choose another name"
     return None
 

@@ -83,12 +83,11 @@ class Platform:
             merged.update(leaf.outputs())
         if self.dvc_user is not None:
             merged.update({"dvcAccessKey": self.dvc_user.access_key, "dvcSecretKey": self.dvc_user.secret_key})
-        if self.app_repo is not None:
-            merged["appRepoCloneUrl"] = self.app_repo.host_clone_url
-        if self.dags_repo is not None:
-            merged["dagsRepoCloneUrl"] = self.dags_repo.host_clone_url
-        if self.training_repo is not None:
-            merged["trainingRepoCloneUrl"] = self.training_repo.host_clone_url
+        for seeded, repo in zip(
+            gitbucket.SEEDED_REPOS, (self.app_repo, self.dags_repo, self.training_repo), strict=True
+        ):
+            if repo is not None:
+                merged[seeded.output] = repo.host_clone_url
         return merged
 
 
@@ -140,16 +139,10 @@ def deploy(stack: StackConfig) -> Platform:
         git_server = GitBucket(
             "gitbucket", GitBucketArgs(*args_of("gitbucket"), mysql=server, database=server.database("gitbucket")), opts
         )
-        app_repo = git_server.repository(
-            gitbucket.APP_REPO, "gitbucket_repos/de_datapreprocessing", "Data preprocessing job (DVC on MinIO)"
-        )
-        dags_repo = git_server.repository(gitbucket.DAGS_REPO, "dags", "Airflow DAGs, read by Airflow's git DAG bundle")
+        app_repo = git_server.repository(gitbucket.APP_REPO)
+        dags_repo = git_server.repository(gitbucket.DAGS_REPO)
         if tracking is not None:
-            training_repo = git_server.repository(
-                gitbucket.TRAINING_REPO,
-                "gitbucket_repos/ds_mlmodeling",
-                "Model training job (MLflow registry, @champion)",
-            )
+            training_repo = git_server.repository(gitbucket.TRAINING_REPO)
 
     ci = None
     if stack.enabled("jenkins"):

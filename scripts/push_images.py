@@ -24,10 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from components.gitbucket import APP_REPO, TRAINING_REPO
 from mlops_clients.gitbucket import run_git
 
 # Each repo with a Jenkinsfile, and the stack output that names its clone URL.
-REPOSITORIES = {"de_datapreprocessing": "appRepoCloneUrl", "ds_mlmodeling": "trainingRepoCloneUrl"}
+REPOSITORIES = {repo.name: repo.output for repo in (APP_REPO, TRAINING_REPO)}  # the images the pipelines run
 DEFAULT_BASE = "python:3.11-slim"  # the Dockerfile's
 OFFLINE_BASE = "mlops-local/debian:bookworm"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")

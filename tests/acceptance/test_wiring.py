@@ -12,6 +12,7 @@ import pymysql
 import pytest
 import requests
 
+from components.gitbucket import APP_REPO, SEEDED_REPOS, TRAINING_REPO
 from dags.mlops_contract import ConnId
 from mlops_clients import gitbucket, s3
 from tests.acceptance.live import PROJECT_DIR, TIMEOUT, Live
@@ -20,13 +21,9 @@ from tests.support.airflow_api import AirflowAPI
 pytestmark = pytest.mark.acceptance
 
 # The stack output with each seeded repo's clone URL, and the folder of this checkout it is seeded from.
-SEEDED = {
-    "appRepoCloneUrl": "gitbucket_repos/de_datapreprocessing",
-    "dagsRepoCloneUrl": "dags",
-    "trainingRepoCloneUrl": "gitbucket_repos/ds_mlmodeling",
-}
+SEEDED = {repo.output: repo.source for repo in SEEDED_REPOS}  # the stack output of each, and its seed
 # Repos whose Jenkinsfile Jenkins builds on a push (GitBucket's webhook).
-BUILT_BY_JENKINS = ("appRepoCloneUrl", "trainingRepoCloneUrl")
+BUILT_BY_JENKINS = (APP_REPO.output, TRAINING_REPO.output)
 DVC_BUCKET, MLFLOW_BUCKET = "de-datapreprocessing", "mlflow"
 
 

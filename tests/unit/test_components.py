@@ -13,7 +13,7 @@ import pytest
 from components import config
 from components.airflow import Airflow, AirflowArgs
 from components.config import StackConfig
-from components.gitbucket import GitBucket, GitBucketArgs
+from components.gitbucket import GitBucket, GitBucketArgs, SeededRepo
 from components.jenkins import Jenkins, JenkinsArgs
 from components.minio import Minio, MinioArgs
 from components.mlflow import MLflow, MLflowArgs
@@ -101,7 +101,7 @@ def test_gitbucket_alone_on_its_database() -> None:
     def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
         server = MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK))
         git = GitBucket("git", GitBucketArgs(s, s.services["gitbucket"], NETWORK, server, server.database("git")))
-        git.repository("dags", "dags", "DAGs")
+        git.repository(SeededRepo("dags", "dags", "DAGs", "dagsUrl"))
         return git.outputs()
 
     evaluation = build_alone(build)
@@ -115,7 +115,7 @@ def test_jenkins_alone_with_an_external_registry() -> None:
     def build(s: StackConfig) -> Mapping[str, pulumi.Input[Any]]:
         server = MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK))
         git = GitBucket("git", GitBucketArgs(s, s.services["gitbucket"], NETWORK, server, server.database("git")))
-        repo = git.repository("app", "gitbucket_repos/de_datapreprocessing", "app")
+        repo = git.repository(SeededRepo("app", "gitbucket_repos/de_datapreprocessing", "app", "appUrl"))
         registry = ExternalRegistry(
             push_prefix="reg.example.com/team", server="reg.example.com", username=None, password=None
         )
