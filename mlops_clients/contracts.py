@@ -125,6 +125,18 @@ class MLflowEnv(StrEnum):
     TRACKING_PASSWORD = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105
 
 
+class ModelApiEnv(StrEnum):
+    """What the model API reads (model_api/settings.py), besides MLflow's own MLFLOW_TRACKING_*."""
+
+    MODEL = "MODEL_API_MODEL"  # the registered model's name
+    ALIAS = "MODEL_API_ALIAS"  # follow this alias (default champion) ...
+    VERSION = "MODEL_API_VERSION"  # ... or serve this version, pinned
+    POLL_SECONDS = "MODEL_API_POLL_SECONDS"  # how often the alias is looked up
+    MAX_BODY_BYTES = "MODEL_API_MAX_BODY_BYTES"
+    MAX_ROWS = "MODEL_API_MAX_ROWS"
+    WORK_DIR = "MODEL_API_WORK_DIR"  # where versions are downloaded
+
+
 # MLflow's basic-auth refuses shorter passwords (mlflow.utils.validation._validate_password).
 MLFLOW_MIN_PASSWORD_LENGTH = 12
 

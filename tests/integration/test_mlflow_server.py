@@ -54,6 +54,7 @@ class Deployment:
     admin: tuple[str, str]
     pipeline: tuple[str, str]
     mysql_name: str = ""  # the MySQL container, by name on the network
+    internal_url: str = ""  # the MLflow server, by name on the network
 
     def prepare(self, **overrides: str) -> tuple[int, str]:
         """Run the prepare step to completion: (exit code, log)."""
@@ -157,10 +158,12 @@ def deploy(client: Any, images: dict[str, str], users_volume: str) -> Iterator[D
         code, log = deployment.prepare()
         assert code == 0, log
         ini = mlflow.auth_config()
+        server_name = f"mlops-test-mlflow-{uuid.uuid4().hex[:8]}"  # clients on the network call it so
         with running(
             client,
             images["mlflow"],
-            command=mlflow.server_command("localhost,localhost:*,127.0.0.1,127.0.0.1:*"),
+            name=server_name,
+            command=mlflow.server_command(f"localhost,localhost:*,127.0.0.1,127.0.0.1:*,{server_name}:*"),
             entrypoint=["sh", "-c", 'printf "%s" "$AUTH_INI" > /tmp/basic_auth.ini && exec "$@"', "sh"],
             environment={
                 **mlflow.SERVER_SETTINGS,
@@ -179,6 +182,7 @@ def deploy(client: Any, images: dict[str, str], users_volume: str) -> Iterator[D
             ports={f"{mlflow.INTERNAL_PORT}/tcp": ("127.0.0.1", None)},
         ) as server:
             deployment.url = f"http://127.0.0.1:{host_port(server, f'{mlflow.INTERNAL_PORT}/tcp')}"
+            deployment.internal_url = f"http://{server_name}:{mlflow.INTERNAL_PORT}"
             wait_until(lambda: requests.get(f"{deployment.url}/health", timeout=2).ok, 120, "MLflow")
             yield deployment
 

@@ -87,8 +87,9 @@ def host_port(container: Container, internal: str) -> int:
 
 
 @contextmanager
-def running(client: docker.DockerClient, image: str, **kwargs: Any) -> Iterator[Container]:
-    name = f"mlops-test-{uuid.uuid4().hex[:10]}"
+def running(client: docker.DockerClient, image: str, name: str = "", **kwargs: Any) -> Iterator[Container]:
+    """A container of the test's own (named mlops-test-..., unless `name` says another)."""
+    name = name or f"mlops-test-{uuid.uuid4().hex[:10]}"
     container = client.containers.run(image, name=name, detach=True, labels={"mlops.test": "true"}, **kwargs)
     try:
         yield container

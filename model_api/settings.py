@@ -1,0 +1,89 @@
+"""The model API's settings, from its environment, refused whole and by name when wrong."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_clients.contracts import MLflowEnv, ModelApiEnv
+
+# MLflow's registered-model names: anything but a few separators; kept to what the stack makes.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", re.ASCII)
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", re.ASCII)  # MLflow: not v<digits>, no '/'
+
+
+class SettingsError(ValueError):
+    """Every problem of the environment, named."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str
+    alias: str | None  # followed ...
+    version: int | None  # ... or pinned
+    tracking_uri: str
+    poll_seconds: float
+    max_body_bytes: int
+    max_rows: int
+    work_dir: Path
+
+    @property
+    def target(self) -> str:
+        return f"{self.model}@{self.alias}" if self.alias else f"{self.model} version {self.version}"
+
+
+def _number(env: Mapping[str, str], key: str, default: str, low: float, high: float, problems: list[str]) -> float:
+    raw = env.get(key, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        problems.append(f"{key} must be a number from {low:g} to {high:g}, got {raw!r}")
+        return float(default)
+    return value
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    model = env.get(ModelApiEnv.MODEL, "")
+    if not _MODEL_NAME.fullmatch(model):
+        problems.append(f"{ModelApiEnv.MODEL} must name the registered model, got {model!r}")
+    alias, version_text = env.get(ModelApiEnv.ALIAS, ""), env.get(ModelApiEnv.VERSION, "")
+    version: int | None = None
+    if alias and version_text:
+        problems.append(f"set {ModelApiEnv.ALIAS} or {ModelApiEnv.VERSION}, not both")
+    elif version_text:
+        if not version_text.isdigit() or int(version_text) < 1:
+            problems.append(f"{ModelApiEnv.VERSION} must be a version number (1, 2, ...), got {version_text!r}")
+        else:
+            version = int(version_text)
+    elif not alias:
+        alias = "champion"
+    if alias and (not _ALIAS.fullmatch(alias) or re.fullmatch(r"v\d+", alias)):
+        problems.append(f"{ModelApiEnv.ALIAS} is not an alias MLflow accepts: {alias!r}")
+    tracking_uri = env.get(MLflowEnv.TRACKING_URI, "")
+    if not tracking_uri.startswith(("http://", "https://")):
+        problems.append(f"{MLflowEnv.TRACKING_URI} must be the tracking server's http(s) URL, got {tracking_uri!r}")
+    for key in (MLflowEnv.TRACKING_USERNAME, MLflowEnv.TRACKING_PASSWORD):
+        if not env.get(key):
+            problems.append(f"{key} is not set (the API reads the registry with its own account)")
+    poll = _number(env, ModelApiEnv.POLL_SECONDS, "30", 1, 3600, problems)
+    max_body = _number(env, ModelApiEnv.MAX_BODY_BYTES, "1048576", 1024, 64 * 1024 * 1024, problems)
+    max_rows = _number(env, ModelApiEnv.MAX_ROWS, "1000", 1, 100_000, problems)
+    if problems:
+        raise SettingsError("the model API's settings are wrong:\n" + "\n".join(f"  - {p}" for p in problems))
+    return Settings(
+        model=model,
+        alias=alias or None,
+        version=version,
+        tracking_uri=tracking_uri,
+        poll_seconds=poll,
+        max_body_bytes=int(max_body),
+        max_rows=int(max_rows),
+        work_dir=Path(env.get(ModelApiEnv.WORK_DIR, "/tmp/model-api")),  # noqa: S108 (its own container)
+    )

@@ -1,0 +1,270 @@
+"""The model API (model_api/, image images/model-api) against a real MLflow stand-in with
+registered versions: it serves the alias's version with a read-only account, follows the
+alias under load without a failed request, never swaps in a version that cannot load, and
+answers bad requests with 422 naming the field.
+
+The MLflow deployment is test_mlflow_server's (MySQL, S3 and MLflow stand-ins on a network
+of the test's own); models are logged and registered by a script in the MLflow image, as the
+pipeline account, the way the training job does (skops, a signature, an input example).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from components.files import PROJECT_DIR
+from mlops_clients.contracts import MLflowEnv, ModelApiEnv
+from tests.integration.test_mlflow_server import Deployment, deploy, derived_image  # noqa: F401 (a fixture)
+from tests.support.containers import docker_client, host_port, new_password, require_image, running, wait_until
+
+pytestmark = pytest.mark.integration
+MODEL = "churn_model_test"
+FEATURES = ("tenure", "monthly_charges")
+TIMEOUT = 30
+
+# Logs and registers one version as the training job does; prints its number.
+REGISTER = r"""
+import json, os, sys
+import mlflow, numpy, pandas
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+fmt, seed = sys.argv[1], int(sys.argv[2])
+rng = numpy.random.default_rng(seed)
+x = pandas.DataFrame(rng.normal(size=(60, 2)), columns=["tenure", "monthly_charges"])
+y = (x["tenure"] + rng.normal(scale=0.3, size=60) > 0).astype(int)
+model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
+mlflow.set_experiment("model_api_test")
+with mlflow.start_run() as run:
+    mlflow.log_input(mlflow.data.from_pandas(x, name="features"), context="training")
+    info = mlflow.sklearn.log_model(
+        model, name="model", serialization_format=fmt, signature=infer_signature(x, model.predict(x)),
+        input_example=x.head(2),
+    )
+tags = {"mlops.data_tag": f"CV_test_DV_{seed}", "mlops.data_md5": f"md5-{seed}"}
+tags["mlops.code_commit"] = "c0ffee" * 6 + "abcd"
+version = mlflow.register_model(info.model_uri, os.environ["MODEL"], tags=tags)
+print(json.dumps({"version": int(version.version), "run_id": run.info.run_id}))
+"""
+
+
+@pytest.fixture(scope="module")
+def mlflow_deployment(derived_image: str) -> Iterator[Deployment]:  # noqa: F811 (the fixture above)
+    client = docker_client()
+    images = {name: require_image(client, name) for name in ("mysql", "minio")}
+    images["mlflow"] = derived_image
+    users = client.volumes.create(f"mlops-test-model-api-{uuid.uuid4().hex[:10]}", labels={"mlops.test": "true"})
+    try:
+        yield from deploy(client, images, users.name)
+    finally:
+        users.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def model_api_image(derived_image: str) -> Iterator[str]:  # noqa: F811
+    """images/model-api on the stand-in MLflow image, as the program would build it."""
+    client = docker_client()
+    tag = f"mlops-test/model-api:{uuid.uuid4().hex[:10]}"
+    client.images.build(
+        path=str(PROJECT_DIR / "images" / "model-api"), buildargs={"MLFLOW_IMAGE": derived_image}, tag=tag, rm=True
+    )
+    try:
+        yield tag
+    finally:
+        client.images.remove(tag, force=True)
+
+
+def register(d: Deployment, fmt: str = "skops", seed: int = 1) -> dict[str, Any]:
+    """One version, as the pipeline account (which owns the experiment and the model)."""
+    output = d.client.containers.run(
+        d.image,
+        command=["python", "-c", REGISTER, fmt, str(seed)],
+        environment={
+            MLflowEnv.TRACKING_URI: d.internal_url,
+            MLflowEnv.TRACKING_USERNAME: d.pipeline[0],
+            MLflowEnv.TRACKING_PASSWORD: d.pipeline[1],
+            "MODEL": MODEL,
+            "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
+        },
+        network=d.net,
+        working_dir="/tmp",
+        remove=True,
+        labels={"mlops.test": "true"},
+    )
+    result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    return result
+
+
+def mlflow_call(d: Deployment, account: tuple[str, str], method: str, path: str, body: dict[str, Any]) -> Any:
+    answer = requests.request(method, f"{d.url}{path}", json=body, auth=account, timeout=TIMEOUT)
+    assert answer.ok, f"{method} {path}: {answer.status_code} {answer.text[:300]}"
+    return answer.json() if answer.content else {}
+
+
+def set_alias(d: Deployment, version: int) -> None:
+    body = {"name": MODEL, "alias": "champion", "version": str(version)}
+    mlflow_call(d, d.pipeline, "POST", "/api/2.0/mlflow/registered-models/alias", body)
+
+
+def reader_account(d: Deployment) -> tuple[str, str]:
+    """A user with READ on the model and its experiment only (MLflow 3.17's grant API)."""
+    reader = ("mlops-model-api", new_password())
+    mlflow_call(d, d.admin, "POST", "/api/2.0/mlflow/users/create", {"username": reader[0], "password": reader[1]})
+    experiment = mlflow_call(
+        d, d.admin, "GET", "/api/2.0/mlflow/experiments/get-by-name", {"experiment_name": "model_api_test"}
+    )
+    for resource_type, resource_id in (
+        ("registered_model", MODEL),
+        ("experiment", experiment["experiment"]["experiment_id"]),
+    ):
+        grant = {"username": reader[0], "resource_type": resource_type, "resource_id": resource_id}
+        mlflow_call(d, d.admin, "POST", "/api/3.0/mlflow/users/permissions/grant", {**grant, "permission": "READ"})
+    return reader
+
+
+@pytest.fixture(scope="module")
+def served(mlflow_deployment: Deployment, model_api_image: str) -> Iterator[tuple[Deployment, str, dict[str, Any]]]:
+    d = mlflow_deployment
+    first = register(d, seed=1)
+    set_alias(d, first["version"])
+    reader = reader_account(d)
+    with running(
+        d.client,
+        model_api_image,
+        environment={
+            MLflowEnv.TRACKING_URI: d.internal_url,
+            MLflowEnv.TRACKING_USERNAME: reader[0],
+            MLflowEnv.TRACKING_PASSWORD: reader[1],
+            ModelApiEnv.MODEL: MODEL,
+            ModelApiEnv.POLL_SECONDS: "1",
+            ModelApiEnv.MAX_ROWS: "50",
+            ModelApiEnv.MAX_BODY_BYTES: "65536",
+            "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        },
+        network=d.net,
+        volumes={
+            str(PROJECT_DIR / "model_api"): {"bind": "/opt/model-api/model_api", "mode": "ro"},
+            str(PROJECT_DIR / "mlops_clients"): {"bind": "/opt/model-api/mlops_clients", "mode": "ro"},
+        },
+        ports={"8000/tcp": ("127.0.0.1", None)},
+    ) as api:
+        url = f"http://127.0.0.1:{host_port(api, '8000/tcp')}"
+        wait_until(lambda: requests.get(f"{url}/health", timeout=2).status_code == 200, 180, "the model API")
+        yield d, url, first
+
+
+def rows(count: int) -> dict[str, Any]:
+    return {"dataframe_records": [{"tenure": float(i), "monthly_charges": 1.5 * i} for i in range(count)]}
+
+
+def test_serves_the_alias_version_with_its_lineage(served: tuple[Deployment, str, dict[str, Any]]) -> None:
+    _, url, first = served
+    health = requests.get(f"{url}/health", timeout=TIMEOUT).json()
+    assert health["status"] == "ready" and health["version"] == first["version"]
+    meta = requests.get(f"{url}/metadata", timeout=TIMEOUT).json()
+    assert meta["name"] == MODEL and meta["alias"] == "champion" and meta["run_id"] == first["run_id"]
+    assert meta["data_tag"] == "CV_test_DV_1" and meta["data_md5"] == "md5-1" and meta["code_commit"].endswith("abcd")
+    assert meta["dataset_digest"] and meta["features"] == list(FEATURES)
+    answer = requests.post(f"{url}/predict", json=rows(3), timeout=TIMEOUT)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["predictions"]) == 3 and answer.json()["model"]["version"] == first["version"]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"dataframe_records": [{"tenure": 1.0}]}, ["body", "dataframe_records", 0, "monthly_charges"]),
+        ({"dataframe_records": [{"tenure": "x", "monthly_charges": 1}]}, ["body", "dataframe_records", 0, "tenure"]),
+        (
+            {"dataframe_records": [{"tenure": 1, "monthly_charges": 1, "extra": 2}]},
+            ["body", "dataframe_records", 0, "extra"],
+        ),
+        ({"dataframe_records": []}, ["body", "dataframe_records"]),
+        ({"rows": []}, ["body", "rows"]),
+        (rows(51), ["body", "dataframe_records"]),
+    ],
+)
+def test_a_bad_request_gets_422_naming_the_field(
+    served: tuple[Deployment, str, dict[str, Any]], body: dict[str, Any], where: list[Any]
+) -> None:
+    _, url, _ = served
+    answer = requests.post(f"{url}/predict", json=body, timeout=TIMEOUT)
+    assert answer.status_code == 422, answer.text
+    assert where in [d["loc"] for d in answer.json()["detail"]], answer.json()
+
+
+def test_a_body_over_the_limit_is_refused_unread(served: tuple[Deployment, str, dict[str, Any]]) -> None:
+    _, url, _ = served
+    answer = requests.post(f"{url}/predict", data=b"{" + b" " * 70_000 + b"}", timeout=TIMEOUT)
+    assert answer.status_code == 413
+    assert requests.post(f"{url}/predict", data=b"{not json", timeout=TIMEOUT).status_code == 422
+
+
+def test_the_alias_moved_under_load_fails_no_request_and_a_broken_version_is_not_swapped_in(
+    served: tuple[Deployment, str, dict[str, Any]],
+) -> None:
+    d, url, first = served
+    second = register(d, seed=2)
+    statuses: list[int] = []
+    versions: set[int] = set()
+    stop = threading.Event()
+
+    def load() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                answer = session.post(f"{url}/predict", json=rows(5), timeout=TIMEOUT)
+                statuses.append(answer.status_code)
+                if answer.status_code == 200:
+                    versions.add(answer.json()["model"]["version"])
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(1)
+        set_alias(d, second["version"])
+        wait_until(
+            lambda: requests.get(f"{url}/health", timeout=2).json().get("version") == second["version"], 120, "swap"
+        )
+        time.sleep(1)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=TIMEOUT)
+    assert statuses and set(statuses) == {200}, {s: statuses.count(s) for s in set(statuses)}
+    assert versions == {first["version"], second["version"]}
+
+    broken = register(d, fmt="cloudpickle", seed=3)  # a format the API refuses to load
+    set_alias(d, broken["version"])
+
+    def failed() -> bool:
+        health = requests.get(f"{url}/health", timeout=2).json()
+        return f"version {broken['version']}" in str(health.get("last_load_error"))
+
+    wait_until(failed, 120, "the broken version's failure")
+    health = requests.get(f"{url}/health", timeout=TIMEOUT).json()
+    assert health["status"] == "ready" and health["version"] == second["version"]
+    assert "only skops is loaded" in health["last_load_error"]
+    assert (
+        requests.post(f"{url}/predict", json=rows(1), timeout=TIMEOUT).json()["model"]["version"] == second["version"]
+    )
+    metrics = requests.get(f"{url}/metrics", timeout=TIMEOUT).text
+    labels = f'alias="champion",name="{MODEL}",run_id="{second["run_id"]}",version="{second["version"]}"'
+    assert f"model_version_info{{{labels}}} 1.0" in metrics
+    assert f'version="{first["version"]}"' not in metrics.split("model_version_info")[-1].split("\n# ")[0]
+    failures = [line for line in metrics.splitlines() if line.startswith(f'model_api_load_failures{{name="{MODEL}"}}')]
+    assert failures and float(failures[0].split()[-1]) >= 1
+    assert 'model_api_requests_total{endpoint="/predict",status="200"}' in metrics
