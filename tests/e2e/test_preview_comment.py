@@ -78,6 +78,35 @@ def test_the_comment_of_live_previews(stack: auto.Stack) -> None:
     assert again.returncode == 0 and f"- **{stack.name}**: no changes" in again.stdout, again.stdout[:2000]
 
 
+def open_pull_request(work: Path, url: str, root: tuple[str, str], repo: str) -> tuple[int, str]:
+    """`work` (what it holds) committed as main, an empty commit on branch `change`, both pushed
+    to root/<repo> in the stack's GitBucket, and a pull request of change into main: its number
+    and head commit."""
+    work.mkdir(parents=True, exist_ok=True)
+    author = ["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
+    for args in (
+        ["init", "--quiet", "--initial-branch", "main", str(work)],
+        ["-C", str(work), "add", "--all"],
+        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "Infrastructure"],
+        ["-C", str(work), "checkout", "--quiet", "-b", "change"],
+        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "A change to review"],
+    ):
+        assert subprocess.run(["git", *args], capture_output=True, check=False, timeout=60).returncode == 0, args
+    head = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    clone_url = f"{url}/git/root/{repo}.git"  # the API names the in-network address
+    for branch in ("main", "change"):
+        pushed = gitbucket.run_git(["push", "--quiet", clone_url, branch], work, *root)
+        assert pushed.returncode == 0, pushed.stderr
+    pull = requests.post(
+        f"{url}/api/v3/repos/root/{repo}/pulls",
+        json={"title": "A change to review", "head": "change", "base": "main"},
+        auth=root,
+        timeout=30,
+    )
+    assert pull.status_code in (200, 201), pull.text
+    return int(pull.json()["number"]), head.stdout.strip()
+
+
 def test_the_comment_is_posted_and_updated_on_a_pull_request_in_the_stacks_gitbucket(
     stack: auto.Stack, tmp_path: Path
 ) -> None:
@@ -87,27 +116,7 @@ def test_the_comment_is_posted_and_updated_on_a_pull_request_in_the_stacks_gitbu
     url, root = str(out["gitbucketUrl"]), (str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"]))
     api = gitbucket.GitBucketAPI(url, *root)
     api.ensure_repo("mlops_stack_infra", "this project, reviewed by pull request")
-    clone_url = f"{url}/git/root/mlops_stack_infra.git"  # the API names the in-network address
-    work = tmp_path / "infra"
-    author = ["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
-    for args in (
-        ["init", "--quiet", "--initial-branch", "main", str(work)],
-        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "Infrastructure"],
-        ["-C", str(work), "checkout", "--quiet", "-b", "change"],
-        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "A change to review"],
-    ):
-        assert subprocess.run(["git", *args], capture_output=True, check=False, timeout=60).returncode == 0, args
-    for branch in ("main", "change"):
-        pushed = gitbucket.run_git(["push", "--quiet", clone_url, branch], work, *root)
-        assert pushed.returncode == 0, pushed.stderr
-    pull = requests.post(
-        f"{url}/api/v3/repos/root/mlops_stack_infra/pulls",
-        json={"title": "A change to review", "head": "change", "base": "main"},
-        auth=root,
-        timeout=30,
-    )
-    assert pull.status_code in (200, 201), pull.text
-    number = str(pull.json()["number"])
+    number = str(open_pull_request(tmp_path / "infra", url, root, "mlops_stack_infra")[0])
     forge_env = {str(GitBucketEnv.URL): url, str(GitBucketEnv.USER): root[0], str(GitBucketEnv.PASSWORD): root[1]}
     post = ("--post", "gitbucket", "--repo", "root/mlops_stack_infra", "--pr", number)
 
@@ -159,27 +168,7 @@ def test_the_jenkins_preview_job_comments_on_a_pull_request_of_the_infra_repo(
             shutil.copytree(source, work / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, work / name)
-    author = ["-c", "user.name=e2e", "-c", "user.email=e2e@localhost"]
-    for args in (
-        ["init", "--quiet", "--initial-branch", "main", str(work)],
-        ["-C", str(work), "add", "--all"],
-        [*author, "-C", str(work), "commit", "--quiet", "-m", "Infrastructure"],
-        ["-C", str(work), "checkout", "--quiet", "-b", "change"],
-        [*author, "-C", str(work), "commit", "--quiet", "--allow-empty", "-m", "A change to review"],
-    ):
-        assert subprocess.run(["git", *args], capture_output=True, check=False, timeout=60).returncode == 0, args
-    head = subprocess.run(["git", "-C", str(work), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    for branch in ("main", "change"):
-        pushed = gitbucket.run_git(["push", "--quiet", clone_url, branch], work, *root)
-        assert pushed.returncode == 0, pushed.stderr
-    pull = requests.post(
-        f"{url}/api/v3/repos/root/{repo}/pulls",
-        json={"title": "A change to review", "head": "change", "base": "main"},
-        auth=root,
-        timeout=30,
-    )
-    assert pull.status_code in (200, 201), pull.text
-    number = int(pull.json()["number"])
+    number, head = open_pull_request(work, url, root, repo)
 
     workspace = tmp_path / "agent" / f"PR-{number}"
     workspace.mkdir(parents=True)
@@ -209,7 +198,7 @@ def test_the_jenkins_preview_job_comments_on_a_pull_request_of_the_infra_repo(
     )
     log = build.stdout + build.stderr
     assert build.returncode == 0, log[-4000:]
-    assert f"pull request {number} at {head.stdout.strip()}" in log
+    assert f"pull request {number} at {head}" in log
     comments = requests.get(f"{url}/api/v3/repos/root/{repo}/issues/{number}/comments", auth=root, timeout=30).json()
     [comment] = comments
     assert comment["user"]["login"] == PREVIEW_USER

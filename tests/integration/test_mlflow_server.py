@@ -13,7 +13,7 @@ through the server's proxy, and a rotated password takes effect.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,9 +108,14 @@ def derived_image() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def deployment(derived_image: str) -> Iterator[Deployment]:
+    yield from deployed(derived_image)
+
+
+def deployed(mlflow_image: str) -> Generator[Deployment, None, None]:
+    """MySQL, S3 and MLflow (`mlflow_image`) stand-ins of the test's own, with a user store on a new volume."""
     client = docker_client()
     images = {name: require_image(client, name) for name in ("mysql", "minio")}
-    images["mlflow"] = derived_image
+    images["mlflow"] = mlflow_image
     users = client.volumes.create(f"mlops-test-mlflow-auth-{uuid.uuid4().hex[:10]}", labels={"mlops.test": "true"})
     try:
         yield from deploy(client, images, users.name)

@@ -22,8 +22,8 @@ import requests
 
 from components.files import PROJECT_DIR
 from mlops_clients.contracts import MLflowEnv, ModelApiEnv
-from tests.integration.test_mlflow_server import Deployment, deploy, derived_image  # noqa: F401 (a fixture)
-from tests.support.containers import docker_client, host_port, new_password, require_image, running, wait_until
+from tests.integration.test_mlflow_server import Deployment, deployed, derived_image  # noqa: F401 (a fixture)
+from tests.support.containers import docker_client, host_port, new_password, running, wait_until
 
 pytestmark = pytest.mark.integration
 MODEL = "churn_model_test"
@@ -61,14 +61,7 @@ print(json.dumps({"version": int(version.version), "run_id": run.info.run_id}))
 
 @pytest.fixture(scope="module")
 def mlflow_deployment(derived_image: str) -> Iterator[Deployment]:  # noqa: F811 (the fixture above)
-    client = docker_client()
-    images = {name: require_image(client, name) for name in ("mysql", "minio")}
-    images["mlflow"] = derived_image
-    users = client.volumes.create(f"mlops-test-model-api-{uuid.uuid4().hex[:10]}", labels={"mlops.test": "true"})
-    try:
-        yield from deploy(client, images, users.name)
-    finally:
-        users.remove(force=True)
+    yield from deployed(derived_image)
 
 
 @pytest.fixture(scope="module")
