@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -36,13 +36,16 @@ LATENCY = Histogram(
 )
 ROWS = Counter("model_api_prediction_rows_total", "Rows predicted")
 ENDPOINTS = ("/predict", "/health", "/metadata", "/metrics")
+log = logging.getLogger("model_api")
 
 
 @lru_cache(maxsize=16)
 def request_schema(features: tuple[str, ...], max_rows: int) -> TypeAdapter[Any]:
     """The body a version accepts: its columns, each a number, nothing else, 1 to max_rows rows."""
     fields: dict[str, Any] = {
-        f"c{i}": (float, Field(alias=name, allow_inf_nan=False)) for i, name in enumerate(features)
+        # strict: a JSON number only (no true, no "1.5"); an integer is a number
+        f"c{i}": (float, Field(alias=name, strict=True, allow_inf_nan=False))
+        for i, name in enumerate(features)
     }
     row = create_model("Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields)
     body = create_model(
@@ -73,10 +76,14 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         endpoint = request.url.path if request.url.path in ENDPOINTS else "other"
         started = time.perf_counter()
-        response = await call_next(request)
-        LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-        REQUESTS.labels(endpoint, str(response.status_code)).inc()
-        return response
+        status = "500"
+        try:
+            response = await call_next(request)
+            status = str(response.status_code)
+            return response
+        finally:  # an exception too is a request, answered 500
+            LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+            REQUESTS.labels(endpoint, status).inc()
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
@@ -86,32 +93,26 @@ def create_app(settings: Settings | None = None, server: ModelServer | None = No
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_body_bytes:
             return _too_large(settings)
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
+        body = bytearray()
+        async for chunk in request.stream():  # chunked bodies too: counted as they come
+            body.extend(chunk)
             if len(body) > settings.max_body_bytes:
                 return _too_large(settings)
-        try:
-            document = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {error}", "input": None}]
-            ) from error
-        try:
-            parsed = request_schema(served.features, settings.max_rows).validate_python(document)
+        try:  # pydantic's own JSON parser: no recursion or huge-integer trouble, typed errors
+            parsed = request_schema(served.features, settings.max_rows).validate_json(bytes(body))
         except ValidationError as error:
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False, include_context=False)]
-            ) from error
+            details = error.errors(include_url=False, include_context=False, include_input=False)
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in details]) from error
         rows = [row.model_dump(by_alias=True) for row in parsed.dataframe_records]
-        predictions = served.predict(rows)
-        ROWS.inc(len(rows))
-        return JSONResponse(
-            {
-                "predictions": predictions,
-                "model": {"name": served.name, "version": served.version, "alias": served.alias},
-            }
-        )
+        try:
+            predictions = served.predict(rows)
+            model = {"name": served.name, "version": served.version, "alias": served.alias}
+            return JSONResponse({"predictions": predictions, "model": model})
+        except Exception:  # the model's failure, or an answer JSON cannot hold (NaN)
+            log.exception("prediction failed on %s version %d", served.name, served.version)
+            return JSONResponse({"detail": "the model failed on this input"}, status_code=500)
+        finally:
+            ROWS.inc(len(rows))
 
     @app.get("/health")
     async def health() -> Response:

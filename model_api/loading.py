@@ -31,12 +31,14 @@ LINEAGE_TAGS = {"data_tag": "mlops.data_tag", "data_md5": "mlops.data_md5", "cod
 
 
 class LoadError(Exception):
-    """A version that cannot serve, and why (shown by /health and counted in /metrics).
-    `lasting`: the version itself is at fault (not tried again); else a download failed."""
+    """A version that cannot serve, and why. `lasting`: the version itself is at fault (not
+    tried again); else a download or the host failed. `public`: what /health shows (the
+    message may quote MLflow's answers and hosts: it goes to the log only)."""
 
-    def __init__(self, message: str, *, lasting: bool = True) -> None:
+    def __init__(self, message: str, *, lasting: bool = True, public: str | None = None) -> None:
         super().__init__(message)
         self.lasting = lasting
+        self.public = public or message
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,6 @@ def target_version(client: Any, settings: Settings) -> Any:
 def load(client: Any, settings: Settings, version: Any) -> Served:
     """Download, load and check `version` (a ModelVersion); LoadError names what is wrong."""
     import mlflow
-    import skops.io
 
     where = f"{settings.model} version {version.version}"
     dst = settings.work_dir / f"v{version.version}-{uuid.uuid4().hex[:8]}"
@@ -86,39 +87,51 @@ def load(client: Any, settings: Settings, version: Any) -> Served:
             )
         except Exception as error:  # MLflow raises its own and requests' errors
             message = f"{where}: download failed: {type(error).__name__}: {str(error)[:300]}"
-            raise LoadError(message, lasting=False) from error
-        mlmodel = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8")) or {}
-        flavor = (mlmodel.get("flavors") or {}).get("sklearn")
-        if not isinstance(flavor, dict):
-            raise LoadError(f"{where} is not a scikit-learn model")
-        if flavor.get("serialization_format") != "skops":
-            raise LoadError(f"{where} is serialized as {flavor.get('serialization_format')!r}; only skops is loaded")
-        file_name = str(flavor.get("pickled_model", ""))
-        if not _PLAIN_NAME.fullmatch(file_name) or file_name in (".", ".."):
-            raise LoadError(f"{where} names an odd model file {file_name!r}")
-        try:
-            untrusted = skops.io.get_untrusted_types(file=local / file_name)
-            if untrusted:
-                raise LoadError(f"{where} contains types skops does not trust: {sorted(untrusted)}")
-            model = skops.io.load(local / file_name, trusted=[])
-        except LoadError:
-            raise
-        except Exception as error:  # a broken file: zip, JSON or skops errors
-            raise LoadError(f"{where}: the model file cannot be loaded: {type(error).__name__}") from error
-        features = _features(mlmodel, where)
-        served = Served(
-            name=settings.model,
-            version=int(version.version),
-            alias=settings.alias,
-            run_id=str(version.run_id or ""),
-            features=features,
-            model=model,
-            lineage=_lineage(client, version),
-        )
-        self_check(served, _example(local, mlmodel, features), where)
-        return served
+            raise LoadError(message, lasting=False, public=f"{where}: download failed (see the log)") from error
+        return _loaded(client, settings, version, local, where)
     finally:
         shutil.rmtree(dst, ignore_errors=True)  # the model is in memory now
+
+
+def _loaded(client: Any, settings: Settings, version: Any, local: Path, where: str) -> Served:
+    import skops.io
+
+    try:
+        return _checked(client, settings, version, local, where, skops.io)
+    except LoadError:
+        raise
+    except MemoryError as error:  # the host, not the version: tried again
+        raise LoadError(f"{where}: out of memory while loading", lasting=False) from error
+    except Exception as error:  # a missing or malformed MLmodel, a file that is not what it says
+        raise LoadError(f"{where} cannot be loaded: {type(error).__name__}") from error
+
+
+def _checked(client: Any, settings: Settings, version: Any, local: Path, where: str, skops_io: Any) -> Served:
+    mlmodel = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8")) or {}
+    flavor = (mlmodel.get("flavors") or {}).get("sklearn")
+    if not isinstance(flavor, dict):
+        raise LoadError(f"{where} is not a scikit-learn model")
+    if flavor.get("serialization_format") != "skops":
+        raise LoadError(f"{where} is serialized as {flavor.get('serialization_format')!r}; only skops is loaded")
+    file_name = str(flavor.get("pickled_model", ""))
+    if not _PLAIN_NAME.fullmatch(file_name) or file_name in (".", ".."):
+        raise LoadError(f"{where} names an odd model file {file_name!r}")
+    untrusted = skops_io.get_untrusted_types(file=local / file_name)
+    if untrusted:
+        raise LoadError(f"{where} contains types skops does not trust: {sorted(untrusted)}")
+    model = skops_io.load(local / file_name, trusted=[])
+    features = _features(mlmodel, where)
+    served = Served(
+        name=settings.model,
+        version=int(version.version),
+        alias=settings.alias,
+        run_id=str(version.run_id or ""),
+        features=features,
+        model=model,
+        lineage=_lineage(client, version),
+    )
+    self_check(served, _example(local, mlmodel, features), where)
+    return served
 
 
 def _features(mlmodel: dict[str, Any], where: str) -> tuple[str, ...]:

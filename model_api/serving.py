@@ -23,9 +23,11 @@ MODEL_VERSION_INFO = Gauge(
     ["name", "version", "alias", "run_id"],
 )
 LOAD_FAILURES = Gauge(
-    "model_api_load_failures", "Loads of a version that failed (the current failure streak)", ["name"]
+    "model_api_consecutive_load_failures", "Failed lookups and loads since the target last served", ["name"]
 )
-LOADS = Counter("model_api_loads_total", "Version loads, by outcome", ["name", "outcome"])
+LOADS = Counter(
+    "model_api_loads_total", "Lookups and loads, by outcome (loaded, load_failed, lookup_failed)", ["name", "outcome"]
+)
 MODEL_LOADED = Gauge("model_api_model_loaded", "1 once a version serves", ["name"])
 LAST_SWAP = Gauge("model_api_last_swap_timestamp_seconds", "When the serving version last changed", ["name"])
 
@@ -35,7 +37,9 @@ class ModelServer:
         self.settings = settings
         self._client_factory = client_factory
         self.current: Served | None = None  # read without a lock: replaced whole, never changed
-        self.last_error: str | None = None
+        self.last_error: str | None = None  # what /health shows: no MLflow answer, no host
+        for gauge in (LOAD_FAILURES, MODEL_LOADED):  # a series from the start, so `== 0` alerts work
+            gauge.labels(settings.model).set(0)
         self._failed: dict[int, str] = {}  # versions that failed: not downloaded again
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -46,12 +50,14 @@ class ModelServer:
         try:
             version = target_version(client, self.settings)
         except Exception as error:  # MLflow's and requests' errors alike
-            self._failure(f"looking up {self.settings.target} failed: {type(error).__name__}: {str(error)[:300]}")
+            log.warning("looking up %s failed: %s: %s", self.settings.target, type(error).__name__, str(error)[:300])
+            self._failure(f"looking up {self.settings.target} failed (see the log)", "lookup_failed")
             return
         number = int(version.version)
         current = self.current
         if current is not None and current.version == number:
             self.last_error = None
+            LOAD_FAILURES.labels(self.settings.model).set(0)
             return
         if number in self._failed:
             self.last_error = self._failed[number]
@@ -60,18 +66,18 @@ class ModelServer:
         try:
             served = load(client, self.settings, version)
         except LoadError as error:
+            log.warning("%s", error)
             if error.lasting:
-                self._failed[number] = str(error)
-            self._failure(str(error))
+                self._failed[number] = error.public
+            self._failure(error.public, "load_failed")
             return
         self._swap(served)
         log.info("serving %s version %d (loaded in %.1f s)", served.name, served.version, time.monotonic() - started)
 
-    def _failure(self, message: str) -> None:
+    def _failure(self, message: str, outcome: str) -> None:
         self.last_error = message
         LOAD_FAILURES.labels(self.settings.model).inc()
-        LOADS.labels(self.settings.model, "failed").inc()
-        log.warning("%s", message)
+        LOADS.labels(self.settings.model, outcome).inc()
 
     def _swap(self, served: Served) -> None:
         old, self.current = self.current, served
@@ -80,9 +86,9 @@ class ModelServer:
         LOADS.labels(served.name, "loaded").inc()
         MODEL_LOADED.labels(served.name).set(1)
         LAST_SWAP.labels(served.name).set(time.time())
-        if old is not None:
-            MODEL_VERSION_INFO.remove(old.name, str(old.version), old.alias or "", old.run_id)
         MODEL_VERSION_INFO.labels(served.name, str(served.version), served.alias or "", served.run_id).set(1)
+        if old is not None and (old.version, old.run_id) != (served.version, served.run_id):
+            MODEL_VERSION_INFO.remove(old.name, str(old.version), old.alias or "", old.run_id)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._follow, name="follow-model", daemon=True)
@@ -99,6 +105,6 @@ class ModelServer:
                 self.refresh()
             except Exception:  # the loop must outlive any one failure
                 log.exception("refreshing the model failed")
-            if self.settings.version is not None and self.current is not None:
-                return  # a pinned version does not move
+            if self.settings.version is not None and (self.current is not None or self._failed):
+                return  # a pinned version does not move: served, or refused for good
             self._stop.wait(self.settings.poll_seconds)

@@ -7,12 +7,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from mlops_clients.contracts import MLflowEnv, ModelApiEnv
 
 # MLflow's registered-model names: anything but a few separators; kept to what the stack makes.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", re.ASCII)
-_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,254}", re.ASCII)  # MLflow: not v<digits>, no '/'
+_ALIAS = re.compile(r"[\w-]{1,255}", re.ASCII)  # MLflow's; v<digits> and latest are reserved
+_RESERVED_ALIAS = re.compile(r"[vV]\d+|latest", re.IGNORECASE)
 
 
 class SettingsError(ValueError):
@@ -35,14 +37,17 @@ class Settings:
         return f"{self.model}@{self.alias}" if self.alias else f"{self.model} version {self.version}"
 
 
-def _number(env: Mapping[str, str], key: str, default: str, low: float, high: float, problems: list[str]) -> float:
+def _number(
+    env: Mapping[str, str], key: str, default: str, low: float, high: float, problems: list[str], whole: bool = False
+) -> float:
     raw = env.get(key, default)
     try:
-        value = float(raw)
+        value = float(int(raw)) if whole else float(raw)
     except ValueError:
         value = float("nan")
     if not low <= value <= high:
-        problems.append(f"{key} must be a number from {low:g} to {high:g}, got {raw!r}")
+        kind = "a whole number" if whole else "a number"
+        problems.append(f"{key} must be {kind} from {low:g} to {high:g}, got {raw!r}")
         return float(default)
     return value
 
@@ -64,17 +69,22 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             version = int(version_text)
     elif not alias:
         alias = "champion"
-    if alias and (not _ALIAS.fullmatch(alias) or re.fullmatch(r"v\d+", alias)):
+    if alias and (not _ALIAS.fullmatch(alias) or _RESERVED_ALIAS.fullmatch(alias)):
         problems.append(f"{ModelApiEnv.ALIAS} is not an alias MLflow accepts: {alias!r}")
     tracking_uri = env.get(MLflowEnv.TRACKING_URI, "")
     if not tracking_uri.startswith(("http://", "https://")):
         problems.append(f"{MLflowEnv.TRACKING_URI} must be the tracking server's http(s) URL, got {tracking_uri!r}")
+    elif urlsplit(tracking_uri).username or urlsplit(tracking_uri).password:
+        # It would show in MLflow's error messages: the login goes in MLFLOW_TRACKING_USERNAME/PASSWORD.
+        problems.append(f"{MLflowEnv.TRACKING_URI} must not hold a login")
     for key in (MLflowEnv.TRACKING_USERNAME, MLflowEnv.TRACKING_PASSWORD):
         if not env.get(key):
             problems.append(f"{key} is not set (the API reads the registry with its own account)")
     poll = _number(env, ModelApiEnv.POLL_SECONDS, "30", 1, 3600, problems)
-    max_body = _number(env, ModelApiEnv.MAX_BODY_BYTES, "1048576", 1024, 64 * 1024 * 1024, problems)
-    max_rows = _number(env, ModelApiEnv.MAX_ROWS, "1000", 1, 100_000, problems)
+    # Parsing, validation and prediction run on the event loop: bounded so that /health and
+    # /metrics never wait long behind one request.
+    max_body = _number(env, ModelApiEnv.MAX_BODY_BYTES, "1048576", 1024, 8 * 1024 * 1024, problems, whole=True)
+    max_rows = _number(env, ModelApiEnv.MAX_ROWS, "1000", 1, 10_000, problems, whole=True)
     if problems:
         raise SettingsError("the model API's settings are wrong:\n" + "\n".join(f"  - {p}" for p in problems))
     return Settings(
