@@ -39,6 +39,15 @@ from mlops_clients.contracts import (
 )
 
 ALIAS = "gitbucket"
+INTERNAL_PORT = 8080
+ROOT_USER = "root"
+AUTOMATION_USER = "mlops-automation"
+check_user_name(AUTOMATION_USER)
+# Probed by the health check: the sign-in page answers 200 without credentials whatever the
+# anonymous-access setting (GitBucket 4.46.1 PreProcessController.scala:32-45 lets /signin
+# through, IndexController.scala:99-109 renders it), and it is served by the application
+# through its database. /api/v3 answers 401 once anonymous access is off.
+HEALTH_PATH = "/signin"
 
 
 @dataclass(frozen=True)
@@ -65,15 +74,8 @@ TRAINING_REPO = SeededRepo(  # with MLflow
     "trainingRepoCloneUrl",
 )
 SEEDED_REPOS = (APP_REPO, DAGS_REPO, TRAINING_REPO)
-INTERNAL_PORT = 8080
-ROOT_USER = "root"
-AUTOMATION_USER = "mlops-automation"
-check_user_name(AUTOMATION_USER)
-# Probed by the health check: the sign-in page answers 200 without credentials whatever the
-# anonymous-access setting (GitBucket 4.46.1 PreProcessController.scala:32-45 lets /signin
-# through, IndexController.scala:99-109 renders it), and it is served by the application
-# through its database. /api/v3 answers 401 once anonymous access is off.
-HEALTH_PATH = "/signin"
+
+
 SPEC = ServiceSpec(
     name="gitbucket",
     image="ghcr.io/gitbucket/gitbucket:4.46.1",
@@ -287,9 +289,7 @@ class GitRepository(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[server.root_ready]),
         )
-        collaborator = Account(server.automation_user, server.automation_ready)
-        if args.reader is not None:
-            collaborator = args.reader
+        collaborator = args.reader or Account(server.automation_user, server.automation_ready)
         self.ready = client_command(
             f"{name}-{'reader' if args.reader else 'automation'}-collaborator",
             client=GITBUCKET,

@@ -94,10 +94,8 @@ def load(client: Any, settings: Settings, version: Any) -> Served:
 
 
 def _loaded(client: Any, settings: Settings, version: Any, local: Path, where: str) -> Served:
-    import skops.io
-
     try:
-        return _checked(client, settings, version, local, where, skops.io)
+        return _checked(client, settings, version, local, where)
     except LoadError:
         raise
     except MemoryError as error:  # the host, not the version: tried again
@@ -106,7 +104,9 @@ def _loaded(client: Any, settings: Settings, version: Any, local: Path, where: s
         raise LoadError(f"{where} cannot be loaded: {type(error).__name__}") from error
 
 
-def _checked(client: Any, settings: Settings, version: Any, local: Path, where: str, skops_io: Any) -> Served:
+def _checked(client: Any, settings: Settings, version: Any, local: Path, where: str) -> Served:
+    import skops.io
+
     mlmodel = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8")) or {}
     flavor = (mlmodel.get("flavors") or {}).get("sklearn")
     if not isinstance(flavor, dict):
@@ -116,10 +116,10 @@ def _checked(client: Any, settings: Settings, version: Any, local: Path, where: 
     file_name = str(flavor.get("pickled_model", ""))
     if not _PLAIN_NAME.fullmatch(file_name) or file_name in (".", ".."):
         raise LoadError(f"{where} names an odd model file {file_name!r}")
-    untrusted = skops_io.get_untrusted_types(file=local / file_name)
+    untrusted = skops.io.get_untrusted_types(file=local / file_name)
     if untrusted:
         raise LoadError(f"{where} contains types skops does not trust: {sorted(untrusted)}")
-    model = skops_io.load(local / file_name, trusted=[])
+    model = skops.io.load(local / file_name, trusted=[])
     features = _features(mlmodel, where)
     served = Served(
         name=settings.model,

@@ -6,20 +6,20 @@ the arguments it was started with and the secret file it was handed."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
 import shutil
 import stat
 import subprocess
-import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any
 
 import pytest
 
 from components.jenkins import PREVIEW_AGENT
+from offline.fakes.fake_gitbucket import served
 from tests.support.containers import unavailable
 
 pytestmark = pytest.mark.integration
@@ -52,50 +52,41 @@ def agent_jar(where: Path) -> bytes:
     return (where / "agent.jar").read_bytes()
 
 
-class FakeJenkins(http.server.BaseHTTPRequestHandler):
-    jar: ClassVar[bytes] = b""
-    requests: ClassVar[list[str]] = []
+@dataclass
+class FakeJenkins:
+    """The two endpoints the script calls, as a WSGI app: the agent's jar, and the node's launch
+    file (for the admin's Basic login only)."""
 
-    def do_GET(self) -> None:
-        self.requests.append(self.path)
+    jar: bytes
+    requests: list[str] = field(default_factory=list)
+    base_url: str = ""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        self.requests.append(path)
         expected = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-        if self.path == "/jnlpJars/agent.jar":
-            self._send(200, self.jar, "application/java-archive")
-        elif self.path != f"/computer/{PREVIEW_AGENT}/jenkins-agent.jnlp":
-            self._send(404, b"not found", "text/plain")
-        elif self.headers.get("Authorization") != expected:
-            self._send(403, b"access denied", "text/plain")
-        else:
-            launch = (
+        status, content_type, body = "200 OK", "application/java-archive", self.jar
+        if path == f"/computer/{PREVIEW_AGENT}/jenkins-agent.jnlp":
+            status, content_type = "200 OK", "application/x-java-jnlp-file"
+            body = (
                 '<jnlp codebase="x"><application-desc main-class="hudson.remoting.jnlp.Main">'
                 f"<argument>{SECRET}</argument><argument>{PREVIEW_AGENT}</argument>"
                 "<argument>-url</argument><argument>http://x/</argument></application-desc></jnlp>"
-            )
-            self._send(200, launch.encode(), "application/x-java-jnlp-file")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            ).encode()
+            if environ.get("HTTP_AUTHORIZATION") != expected:
+                status, content_type, body = "403 Forbidden", "text/plain", b"access denied"
+        elif path != "/jnlpJars/agent.jar":
+            status, content_type, body = "404 Not Found", "text/plain", b"not found"
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
 
 
 @pytest.fixture
-def jenkins(tmp_path: Path) -> Iterator[str]:
+def jenkins(tmp_path: Path) -> Iterator[FakeJenkins]:
     (tmp_path / "jar").mkdir()
-    FakeJenkins.jar, FakeJenkins.requests = agent_jar(tmp_path / "jar"), []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeJenkins)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    fake = FakeJenkins(agent_jar(tmp_path / "jar"))
+    with served(fake) as fake.base_url:
+        yield fake
 
 
 def run_script(tmp_path: Path, outputs: dict[str, str], stack: str = "dev") -> subprocess.CompletedProcess[str]:
@@ -128,35 +119,37 @@ def run_script(tmp_path: Path, outputs: dict[str, str], stack: str = "dev") -> s
     )
 
 
-def test_the_agent_gets_its_secret_from_a_private_file_never_the_command_line(tmp_path: Path, jenkins: str) -> None:
+def test_the_agent_gets_its_secret_from_a_private_file_never_the_command_line(
+    tmp_path: Path, jenkins: FakeJenkins
+) -> None:
     root = tmp_path / "agent-root"
     outputs = {
         "previewRepoCloneUrl": "http://127.0.0.1:8080/git/root/infra.git",
         "previewAgentDir": str(root),
-        "jenkinsUrl": jenkins,
+        "jenkinsUrl": jenkins.base_url,
         "jenkinsAdminUser": "admin",
         "jenkinsAdminPassword": PASSWORD,
     }
     done = run_script(tmp_path, outputs)
     assert done.returncode == 0, done.stderr
     cache = tmp_path / "cache" / "jenkins-agent" / "dev"
-    args = f"-url {jenkins}/ -name {PREVIEW_AGENT} -secret @{cache}/secret -webSocket -workDir {cache}/work"
+    args = f"-url {jenkins.base_url}/ -name {PREVIEW_AGENT} -secret @{cache}/secret -webSocket -workDir {cache}/work"
     assert f"ARGS {args}" in done.stdout
     assert f"SECRET {SECRET}" in done.stdout  # handed over in the file
     assert stat.S_IMODE((cache / "secret").stat().st_mode) == 0o600
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert PASSWORD not in done.stdout + done.stderr
-    assert FakeJenkins.requests == ["/jnlpJars/agent.jar", f"/computer/{PREVIEW_AGENT}/jenkins-agent.jnlp"]
+    assert jenkins.requests == ["/jnlpJars/agent.jar", f"/computer/{PREVIEW_AGENT}/jenkins-agent.jnlp"]
 
 
-def test_a_stack_without_previews_and_a_refused_login_start_nothing(tmp_path: Path, jenkins: str) -> None:
-    off = run_script(tmp_path, {"jenkinsUrl": jenkins})
+def test_a_stack_without_previews_and_a_refused_login_start_nothing(tmp_path: Path, jenkins: FakeJenkins) -> None:
+    off = run_script(tmp_path, {"jenkinsUrl": jenkins.base_url})
     assert off.returncode == 1 and "set jenkins.previewRepo and run pulumi up" in off.stderr
-    assert FakeJenkins.requests == []
+    assert jenkins.requests == []
     outputs = {
         "previewRepoCloneUrl": "http://127.0.0.1:8080/git/root/infra.git",
         "previewAgentDir": str(tmp_path / "agent-root"),
-        "jenkinsUrl": jenkins,
+        "jenkinsUrl": jenkins.base_url,
         "jenkinsAdminUser": "admin",
         "jenkinsAdminPassword": "wrong-password",
     }

@@ -10,7 +10,6 @@ and registry tests).
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import yaml
 
 from components.jenkins import CASC as CASC_DIR
 from components.jenkins import PIPELINE_JOB, PREVIEW_AGENT, PREVIEW_CASC, PREVIEW_JENKINSFILE, PREVIEW_JOB
-from tests.support.jenkins_standin import JENKINSFILE, java_home
+from tests.support.jenkins_standin import JENKINSFILE, casc_substituted, java_home
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +94,7 @@ def job_dsl(env: dict[str, str]) -> str:
     """The JCasC file's Job DSL script as JCasC hands it over: `${VAR}` and `${VAR:-default}`
     replaced from the container's environment (what components/jenkins.py sets)."""
     script: str = yaml.safe_load(CASC.read_text())["jobs"][0]["script"]
-    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: env.get(m[1], m[2] or ""), script)
+    return casc_substituted(script, env)
 
 
 def recorded_jobs(tmp_path: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
