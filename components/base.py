@@ -186,6 +186,7 @@ def service_container(
     network: pulumi.Input[str],
     alias: str,
     health: Sequence[str],
+    shared_alias: str | None = None,
     start_period: int = 30,
     interval: int = 5,
     wait_timeout: int = 120,
@@ -212,7 +213,10 @@ def service_container(
         envs=envs,
         user=user,
         group_adds=list(group_adds) if group_adds else None,
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias])],
+        # A shared alias (replicas of one service) resolves to all of them, round-robin.
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias, *filter(None, [shared_alias])])
+        ],
         ports=[
             docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=stack.bind_address) for p in published
         ],

@@ -397,6 +397,11 @@ def _service(spec: ServiceSpec, value: Any, problems: list[str], default_enabled
             settings[key] = setting.default
     if spec.settings_check is not None:
         problems.extend(spec.settings_check(settings))
+    if spec.extra_ports is not None:
+        for label, port in spec.extra_ports(settings, dict(ports)).items():
+            if not 1 <= port <= 65535:
+                problems.append(f"'{name}' {label} would be on port {port}, outside 1-65535")
+            ports[label] = port
     return ServiceConfig(name=name, enabled=enabled, image=image, memory_mb=memory, ports=ports, settings=settings)
 
 

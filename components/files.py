@@ -13,6 +13,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Where the program builds derived images from, relative to the project (the same on every machine).
 JENKINS_IMAGE_CONTEXT = "images/jenkins"
 MLFLOW_IMAGE_CONTEXT = "images/mlflow"
+MODEL_API_IMAGE_CONTEXT = "images/model-api"
 
 
 def content_hash(source: Path) -> str:

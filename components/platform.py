@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_docker as docker
 
-from components import airflow, gitbucket, jenkins, minio, mlflow, mysql, phpmyadmin, registry
+from components import airflow, gitbucket, jenkins, minio, mlflow, model_api, mysql, phpmyadmin, registry
 from components.airflow import Airflow, AirflowArgs
 from components.config import StackConfig
 from components.gitbucket import GitBucket, GitBucketArgs, GitRepository
@@ -42,7 +42,7 @@ class Leaf:
     deploy: Callable[[StackConfig, Platform, pulumi.ResourceOptions], Exports]
 
 
-LEAVES: tuple[Leaf, ...] = (Leaf(phpmyadmin.SPEC, phpmyadmin.deploy),)
+LEAVES: tuple[Leaf, ...] = (Leaf(phpmyadmin.SPEC, phpmyadmin.deploy), Leaf(model_api.SPEC, model_api.deploy))
 
 SERVICES: tuple[ServiceSpec, ...] = (
     mysql.SPEC,

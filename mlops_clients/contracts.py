@@ -46,6 +46,8 @@ class GitBucketAction(StrEnum):
 class MLflowAction(StrEnum):
     # Run inside the MLflow image, before the server starts (mlops_clients.mlflow_server).
     PREPARE = "prepare"
+    # Run by the model API's room once the server is up: its read-only account (REST, as the admin).
+    GRANT_MODEL_API = "grant-model-api"
 
 
 MYSQL = Client("mysql", frozenset(MySQLAction))
@@ -109,7 +111,7 @@ class MLflowEnv(StrEnum):
     """What the MLflow server, its prepare step and its clients read.
 
     BACKEND_STORE_URI, AUTH_CONFIG_PATH, FLASK_SECRET_KEY and TRACKING_* are MLflow's own variables. Each account's
-    password is named as its stack secret (mlflowAdminPassword, mlflowPipelinePassword).
+    password is named as its stack secret (mlflowAdminPassword, mlflowPipelinePassword, mlflowModelApiPassword).
     """
 
     BACKEND_STORE_URI = "MLFLOW_BACKEND_STORE_URI"
@@ -120,6 +122,8 @@ class MLflowEnv(StrEnum):
     ADMIN_PASSWORD = "MLFLOW_ADMIN_PASSWORD"  # noqa: S105
     PIPELINE_USER = "MLFLOW_PIPELINE_USER"
     PIPELINE_PASSWORD = "MLFLOW_PIPELINE_PASSWORD"  # noqa: S105
+    MODEL_API_USER = "MLFLOW_MODEL_API_USER"
+    MODEL_API_PASSWORD = "MLFLOW_MODEL_API_PASSWORD"  # noqa: S105
     TRACKING_URI = "MLFLOW_TRACKING_URI"
     TRACKING_USERNAME = "MLFLOW_TRACKING_USERNAME"
     TRACKING_PASSWORD = "MLFLOW_TRACKING_PASSWORD"  # noqa: S105
@@ -135,6 +139,8 @@ class ModelApiEnv(StrEnum):
     MAX_BODY_BYTES = "MODEL_API_MAX_BODY_BYTES"
     MAX_ROWS = "MODEL_API_MAX_ROWS"
     WORK_DIR = "MODEL_API_WORK_DIR"  # where versions are downloaded
+    # Read by the grant step only: the experiment the training job logs the model's runs in.
+    EXPERIMENT = "MODEL_API_EXPERIMENT"
 
 
 # MLflow's basic-auth refuses shorter passwords (mlflow.utils.validation._validate_password).

@@ -12,7 +12,13 @@
    passwords. MLflow itself only reads the admin password when it creates the
    admin, so a rotated secret would otherwise never take effect.
 
-Runs in the stack's MLflow image (MLflow, SQLAlchemy, PyMySQL); nothing else is imported.
+`python -m mlops_clients.mlflow_server grant-model-api` (the model API's one-shot
+`modelapi-grant` container, once the server is up): the API's own account, through the
+server's REST API as the admin, with READ on the served model and on the training
+experiment, which it creates if no training ran yet (then the pipeline account is given
+MANAGE on it, as if it had created it).
+
+Runs in the stack's MLflow image (MLflow, SQLAlchemy, PyMySQL, requests); nothing else is imported.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mlops_clients.common import InputError, ServiceError, env, run_cli
-from mlops_clients.contracts import MLFLOW_MIN_PASSWORD_LENGTH, MLflowAction, MLflowEnv
+from mlops_clients.common import InputError, ServiceError, env, http_session, run_cli
+from mlops_clients.contracts import MLFLOW_MIN_PASSWORD_LENGTH, MLflowAction, MLflowEnv, ModelApiEnv
 
 DATABASE_WAIT_SECONDS = 180.0
+REST_TIMEOUT = 15.0
 
 
 def wait_for_database(uri: str, timeout: float = DATABASE_WAIT_SECONDS) -> None:
@@ -96,5 +103,77 @@ def prepare() -> dict[str, Any]:
     return {"accounts": accounts, "seconds": round(time.monotonic() - started, 1)}
 
 
+class AdminSession:
+    """The tracking server's REST API as its admin: each call with a timeout, errors named."""
+
+    def __init__(self, url: str, user: str, password: str) -> None:
+        self.url, self.session = url.rstrip("/"), http_session(user, password)
+
+    def call(self, method: str, path: str, body: dict[str, Any], allowed: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The answer's JSON; an MLflow error code in `allowed` is returned as {"error_code": ...}."""
+        import requests
+
+        where = f"{method} {path}"
+        try:
+            if method == "GET":
+                answer = self.session.get(f"{self.url}{path}", params=body, timeout=REST_TIMEOUT)
+            else:
+                answer = self.session.request(method, f"{self.url}{path}", json=body, timeout=REST_TIMEOUT)
+        except requests.RequestException as error:
+            raise ServiceError("mlflow", where, str(error)[:300]) from error
+        try:
+            payload = answer.json() if answer.content else {}
+        except ValueError:
+            payload = {}
+        if answer.ok:
+            return dict(payload)
+        if isinstance(payload, dict) and payload.get("error_code") in allowed:
+            return {"error_code": payload["error_code"]}
+        raise ServiceError("mlflow", where, f"HTTP {answer.status_code} {answer.text[:300]}")
+
+    def grant(self, user: str, resource_type: str, resource_id: str, permission: str) -> str:
+        """Exactly `permission` (not more): an existing grant of another level is replaced."""
+        grant = {"username": user, "resource_type": resource_type, "resource_id": resource_id}
+        path = "/api/3.0/mlflow/users/permissions"
+        added = self.call("POST", f"{path}/grant", {**grant, "permission": permission}, ("RESOURCE_ALREADY_EXISTS",))
+        if "error_code" not in added:
+            return "granted"
+        if self.call("GET", f"{path}/get", grant).get("permission") == permission:
+            return "kept"
+        self.call("POST", f"{path}/revoke", grant)
+        self.call("POST", f"{path}/grant", {**grant, "permission": permission})
+        return "replaced"
+
+
+def grant_model_api() -> dict[str, Any]:
+    admin = AdminSession(env(MLflowEnv.TRACKING_URI), *account(MLflowEnv.ADMIN_USER, MLflowEnv.ADMIN_PASSWORD))
+    user, password = account(MLflowEnv.MODEL_API_USER, MLflowEnv.MODEL_API_PASSWORD)
+    pipeline, model, experiment = env(MLflowEnv.PIPELINE_USER), env(ModelApiEnv.MODEL), env(ModelApiEnv.EXPERIMENT)
+    if user in (env(MLflowEnv.ADMIN_USER), pipeline):
+        raise InputError(f"{MLflowEnv.MODEL_API_USER} names the admin or the pipeline account: it must be its own")
+    found = admin.call("GET", "/api/2.0/mlflow/users/get", {"username": user}, ("RESOURCE_DOES_NOT_EXIST",))
+    account_done = "updated"
+    if "error_code" in found:
+        admin.call("POST", "/api/2.0/mlflow/users/create", {"username": user, "password": password})
+        account_done = "created"
+    else:
+        admin.call("PATCH", "/api/2.0/mlflow/users/update-password", {"username": user, "password": password})
+        admin.call("PATCH", "/api/2.0/mlflow/users/update-admin", {"username": user, "is_admin": False})
+    existing = admin.call(
+        "GET", "/api/2.0/mlflow/experiments/get-by-name", {"experiment_name": experiment}, ("RESOURCE_DOES_NOT_EXIST",)
+    )
+    if "error_code" in existing:
+        created = admin.call("POST", "/api/2.0/mlflow/experiments/create", {"name": experiment})
+        experiment_id = str(created["experiment_id"])
+        admin.grant(pipeline, "experiment", experiment_id, "MANAGE")
+    else:
+        experiment_id = str(existing["experiment"]["experiment_id"])
+    return {
+        "account": account_done,
+        "experiment": admin.grant(user, "experiment", experiment_id, "READ"),
+        "registered_model": admin.grant(user, "registered_model", model, "READ"),
+    }
+
+
 if __name__ == "__main__":
-    run_cli({MLflowAction.PREPARE: prepare})
+    run_cli({MLflowAction.PREPARE: prepare, MLflowAction.GRANT_MODEL_API: grant_model_api})

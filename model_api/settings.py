@@ -17,6 +17,20 @@ _ALIAS = re.compile(r"[\w-]{1,255}", re.ASCII)  # MLflow's; v<digits> and latest
 _RESERVED_ALIAS = re.compile(r"[vV]\d+|latest", re.IGNORECASE)
 
 
+def model_problem(model: str) -> str | None:
+    """What is wrong with a registered model's name (None: nothing); also the stack config's check."""
+    return None if _MODEL_NAME.fullmatch(model) else f"must name a registered model, got {model!r}"
+
+
+def alias_problem(alias: str) -> str | None:
+    if not _ALIAS.fullmatch(alias) or _RESERVED_ALIAS.fullmatch(alias):
+        return f"is not an alias MLflow accepts ('latest' and v<number> are reserved), got {alias!r}"
+    return None
+
+
+POLL_SECONDS_LIMITS = (1.0, 3600.0)
+
+
 class SettingsError(ValueError):
     """Every problem of the environment, named."""
 
@@ -56,8 +70,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     problems: list[str] = []
     model = env.get(ModelApiEnv.MODEL, "")
-    if not _MODEL_NAME.fullmatch(model):
-        problems.append(f"{ModelApiEnv.MODEL} must name the registered model, got {model!r}")
+    if wrong := model_problem(model):
+        problems.append(f"{ModelApiEnv.MODEL} {wrong}")
     alias, version_text = env.get(ModelApiEnv.ALIAS, ""), env.get(ModelApiEnv.VERSION, "")
     version: int | None = None
     if alias and version_text:
@@ -69,8 +83,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
             version = int(version_text)
     elif not alias:
         alias = "champion"
-    if alias and (not _ALIAS.fullmatch(alias) or _RESERVED_ALIAS.fullmatch(alias)):
-        problems.append(f"{ModelApiEnv.ALIAS} is not an alias MLflow accepts: {alias!r}")
+    if alias and (wrong := alias_problem(alias)):
+        problems.append(f"{ModelApiEnv.ALIAS} {wrong}")
     tracking_uri = env.get(MLflowEnv.TRACKING_URI, "")
     if not tracking_uri.startswith(("http://", "https://")):
         problems.append(f"{MLflowEnv.TRACKING_URI} must be the tracking server's http(s) URL, got {tracking_uri!r}")
@@ -80,7 +94,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     for key in (MLflowEnv.TRACKING_USERNAME, MLflowEnv.TRACKING_PASSWORD):
         if not env.get(key):
             problems.append(f"{key} is not set (the API reads the registry with its own account)")
-    poll = _number(env, ModelApiEnv.POLL_SECONDS, "30", 1, 3600, problems)
+    poll = _number(env, ModelApiEnv.POLL_SECONDS, "30", *POLL_SECONDS_LIMITS, problems)
     # Parsing, validation and prediction run on the event loop: bounded so that /health and
     # /metrics never wait long behind one request.
     max_body = _number(env, ModelApiEnv.MAX_BODY_BYTES, "1048576", 1024, 8 * 1024 * 1024, problems, whole=True)

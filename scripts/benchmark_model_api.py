@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.files import MLFLOW_IMAGE_CONTEXT, PROJECT_DIR
 from mlops_clients.contracts import MLflowEnv, ModelApiEnv
 from tests.integration.test_mlflow_server import Deployment, deployed
-from tests.integration.test_model_api import MODEL, reader_account, register, set_alias
+from tests.integration.test_model_api import CODE, MODEL, reader_account, register, set_alias
 from tests.support.containers import docker_client, host_port, require_image, running
 
 BODY = {"dataframe_records": [{"tenure": float(i), "monthly_charges": 2.5 * i} for i in range(5)]}
@@ -186,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(client: Any, d: Deployment, api_image: str, seconds: float) -> None:
     version = register(d, seed=1)
     set_alias(d, version["version"])
-    reader = reader_account(d)
+    reader = reader_account(d, api_image)
     mlflow_env = {
         MLflowEnv.TRACKING_URI: d.internal_url,
         MLflowEnv.TRACKING_USERNAME: reader[0],
@@ -200,10 +200,7 @@ def run(client: Any, d: Deployment, api_image: str, seconds: float) -> None:
                 api_image,
                 environment={**mlflow_env, ModelApiEnv.MODEL: MODEL, ModelApiEnv.POLL_SECONDS: "30"},
                 network=d.net,
-                volumes={
-                    str(PROJECT_DIR / "model_api"): {"bind": "/opt/model-api/model_api", "mode": "ro"},
-                    str(PROJECT_DIR / "mlops_clients"): {"bind": "/opt/model-api/mlops_clients", "mode": "ro"},
-                },
+                volumes=CODE,
                 ports={"8000/tcp": ("127.0.0.1", None)},
             ),
             "8000/tcp",

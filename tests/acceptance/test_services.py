@@ -116,6 +116,23 @@ def test_mlflow(live: Live, report: Report) -> None:
     assert requests.get(f"{url}/metrics", timeout=TIMEOUT).status_code == 401
 
 
+def test_model_api(live: Live, report: Report) -> None:
+    """Model API: every replica serves metrics and says whether a model is loaded; its MLflow account only reads"""
+    urls = [str(u) for u in live.outputs.get("modelApiUrls") or [live.out("modelApiUrl")]]
+    for url in urls:
+        assert "model_api_requests_total" in requests.get(f"{url}/metrics", timeout=TIMEOUT).text, url
+        health = requests.get(f"{url}/health", timeout=TIMEOUT)
+        status = health.json()
+        # Not ready before the first training run has set the alias: "loading" (or "failing", with the reason).
+        assert (health.status_code, status["status"]) in ((200, "ready"), (503, "loading"), (503, "failing")), status
+        report.version("modelApi", f"{status.get('model', '-')} version {status.get('version', '-')}")
+    reader = (live.out("mlflowModelApiUser"), live.out("mlflowModelApiPassword"))
+    move = {"name": "any", "alias": "champion", "version": "1"}
+    mlflow = live.out("mlflowUrl")
+    answer = requests.post(f"{mlflow}/api/2.0/mlflow/registered-models/alias", json=move, auth=reader, timeout=TIMEOUT)
+    assert answer.status_code == 403, answer.status_code
+
+
 def test_phpmyadmin(live: Live) -> None:
     """phpMyAdmin: a MySQL account logs in through it and sees the databases; a wrong password does not"""
     url = live.out("phpmyadminUrl")

@@ -9,6 +9,7 @@ alias where it is; a data tag that does not exist fails the run, naming the tag.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.e2e
 DAG = "ml_training"
 MODEL = "churn_model"
 TIMEOUT = 30
+API_FOLLOW_SECONDS = 120  # its poll interval in Pulumi.e2e.yaml plus a download and a load
 
 
 class MLflowAPI:
@@ -39,6 +41,23 @@ class MLflowAPI:
         run = self.get("runs/get", run_id=run_id)["run"]
         run["tags"] = {t["key"]: t["value"] for t in run["data"].get("tags", [])}
         return dict(run)
+
+
+def served_by_the_api(url: str, version: str) -> dict[str, Any]:
+    """The API's /metadata once it serves `version` (it polls the alias), after a prediction by it."""
+    deadline = time.monotonic() + API_FOLLOW_SECONDS
+    meta: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        answer = requests.get(f"{url}/metadata", timeout=TIMEOUT)
+        meta = answer.json() if answer.status_code == 200 else {"status": answer.status_code}
+        if str(meta.get("version")) == version:
+            break
+        time.sleep(2)
+    assert str(meta.get("version")) == version, f"the model API did not serve version {version}: {meta}"
+    row = dict.fromkeys(meta["features"], 1.0)
+    answer = requests.post(f"{url}/predict", json={"dataframe_records": [row]}, timeout=TIMEOUT)
+    assert answer.status_code == 200 and str(answer.json()["model"]["version"]) == version, answer.text[:300]
+    return meta
 
 
 def test_a_dag_run_trains_registers_and_promotes_with_the_whole_lineage(stack: auto.Stack, tmp_path: Path) -> None:
@@ -58,6 +77,8 @@ def test_a_dag_run_trains_registers_and_promotes_with_the_whole_lineage(stack: a
     champion = mlflow.get("registered-models/alias", name=MODEL, alias="champion")["model_version"]
     assert champion["version"] == version
     training = mlflow.run(champion["run_id"])
+    served = served_by_the_api(str(out["modelApiUrl"]), version)
+    assert served["run_id"] == champion["run_id"] and served["alias"] == "champion"
     [training_input] = training["inputs"]["dataset_inputs"]
     data_run = mlflow.run(training["tags"]["mlops.data_run_id"])
     [data_input] = data_run["inputs"]["dataset_inputs"]
@@ -77,6 +98,10 @@ def test_a_dag_run_trains_registers_and_promotes_with_the_whole_lineage(stack: a
         timeout=TIMEOUT,
     ).json()["runs"]
     assert [r["info"]["run_id"] for r in found] == [data_run["info"]["run_id"]]
+    # The API's lineage is the registry's: data tag, its digest and the code commit.
+    assert (served["data_tag"], served["data_md5"]) == (tag, md5)
+    assert served["code_commit"] == training["tags"]["mlops.code_commit"]
+    assert served["dataset_digest"] == training_input["dataset"]["digest"]
     # Down to git: the code commit exists in the code repo, and the tag says which run it has.
     user, password = str(out["gitbucketRootUser"]), str(out["gitbucketRootPassword"])
     work = tmp_path / "lineage"

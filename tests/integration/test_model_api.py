@@ -21,8 +21,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from components import model_api
 from components.files import PROJECT_DIR
-from mlops_clients.contracts import MLflowEnv, ModelApiEnv
+from mlops_clients.contracts import MLFLOW_SERVER, MLflowAction, MLflowEnv, ModelApiEnv
 from tests.integration.test_mlflow_server import Deployment, deployed, derived_image  # noqa: F401 (a fixture)
 from tests.support.containers import docker_client, host_port, new_password, running, wait_until
 
@@ -111,19 +112,50 @@ def set_alias(d: Deployment, version: int) -> None:
     mlflow_call(d, d.pipeline, "POST", "/api/2.0/mlflow/registered-models/alias", body)
 
 
-def reader_account(d: Deployment) -> tuple[str, str]:
-    """A user with READ on the model and its experiment only (MLflow 3.17's grant API)."""
-    reader = ("mlops-model-api", new_password())
-    mlflow_call(d, d.admin, "POST", "/api/2.0/mlflow/users/create", {"username": reader[0], "password": reader[1]})
-    experiment = mlflow_call(
-        d, d.admin, "GET", "/api/2.0/mlflow/experiments/get-by-name", {"experiment_name": "model_api_test"}
+CODE = {
+    str(PROJECT_DIR / "model_api"): {"bind": "/opt/model-api/model_api", "mode": "ro"},
+    str(PROJECT_DIR / "mlops_clients"): {"bind": "/opt/model-api/mlops_clients", "mode": "ro"},
+}
+
+
+def grant(d: Deployment, image: str, password: str, experiment: str = "model_api_test") -> dict[str, Any]:
+    """The program's grant step (components/model_api.py): the API's account, made by the admin."""
+    output = d.client.containers.run(
+        image,
+        command=["python", "-m", f"mlops_clients.{MLFLOW_SERVER.module}", MLflowAction.GRANT_MODEL_API],
+        environment={
+            MLflowEnv.TRACKING_URI: d.internal_url,
+            MLflowEnv.ADMIN_USER: d.admin[0],
+            MLflowEnv.ADMIN_PASSWORD: d.admin[1],
+            MLflowEnv.PIPELINE_USER: d.pipeline[0],
+            MLflowEnv.MODEL_API_USER: model_api.USER,
+            MLflowEnv.MODEL_API_PASSWORD: password,
+            ModelApiEnv.MODEL: MODEL,
+            ModelApiEnv.EXPERIMENT: experiment,
+        },
+        network=d.net,
+        volumes=CODE,
+        remove=True,
+        labels={"mlops.test": "true"},
     )
-    for resource_type, resource_id in (
-        ("registered_model", MODEL),
-        ("experiment", experiment["experiment"]["experiment_id"]),
-    ):
-        grant = {"username": reader[0], "resource_type": resource_type, "resource_id": resource_id}
-        mlflow_call(d, d.admin, "POST", "/api/3.0/mlflow/users/permissions/grant", {**grant, "permission": "READ"})
+    result: dict[str, Any] = json.loads(output.decode().strip().splitlines()[-1])
+    return result
+
+
+def permission(d: Deployment, user: str, resource_type: str, resource_id: str) -> str:
+    query = {"username": user, "resource_type": resource_type, "resource_id": resource_id}
+    answer = requests.get(f"{d.url}/api/3.0/mlflow/users/permissions/get", params=query, auth=d.admin, timeout=TIMEOUT)
+    assert answer.ok, answer.text
+    return str(answer.json()["permission"])
+
+
+def reader_account(d: Deployment, image: str) -> tuple[str, str]:
+    """READ on the model and its experiment only; run twice, as every `up` does."""
+    reader = (model_api.USER, new_password())
+    first = grant(d, image, new_password())
+    assert first == {"account": "created", "experiment": "granted", "registered_model": "granted"}, first
+    again = grant(d, image, reader[1])  # a rotated password
+    assert again == {"account": "updated", "experiment": "kept", "registered_model": "kept"}, again
     return reader
 
 
@@ -132,7 +164,7 @@ def served(mlflow_deployment: Deployment, model_api_image: str) -> Iterator[tupl
     d = mlflow_deployment
     first = register(d, seed=1)
     set_alias(d, first["version"])
-    reader = reader_account(d)
+    reader = reader_account(d, model_api_image)
     with running(
         d.client,
         model_api_image,
@@ -146,10 +178,7 @@ def served(mlflow_deployment: Deployment, model_api_image: str) -> Iterator[tupl
             ModelApiEnv.MAX_BODY_BYTES: "65536",
         },  # MLflow's timeouts and the proxied download: the image's own settings
         network=d.net,
-        volumes={
-            str(PROJECT_DIR / "model_api"): {"bind": "/opt/model-api/model_api", "mode": "ro"},
-            str(PROJECT_DIR / "mlops_clients"): {"bind": "/opt/model-api/mlops_clients", "mode": "ro"},
-        },
+        volumes=CODE,
         ports={"8000/tcp": ("127.0.0.1", None)},
     ) as api:
         url = f"http://127.0.0.1:{host_port(api, '8000/tcp')}"
@@ -275,3 +304,31 @@ def test_the_alias_moved_under_load_fails_no_request_and_a_broken_version_is_not
         if s.name == "model_api_requests_total" and s.labels == {"endpoint": "/predict", "status": "200"}
     ]
     assert served_ok and served_ok[0].value >= len(statuses)
+
+
+def test_the_grant_step_makes_a_read_only_account_and_an_experiment_training_can_use(
+    served: tuple[Deployment, str, dict[str, Any]], model_api_image: str
+) -> None:
+    d, _, _ = served
+    experiment = f"not_trained_yet_{uuid.uuid4().hex[:6]}"
+    password = new_password()
+    assert grant(d, model_api_image, password, experiment)["experiment"] == "granted"
+    found = mlflow_call(d, d.admin, "GET", "/api/2.0/mlflow/experiments/get-by-name", {"experiment_name": experiment})
+    experiment_id = found["experiment"]["experiment_id"]
+    assert found["experiment"]["artifact_location"].startswith("mlflow-artifacts:/")  # through the server's proxy
+    assert permission(d, d.pipeline[0], "experiment", experiment_id) == "MANAGE"  # as if it had created it
+    assert permission(d, model_api.USER, "experiment", experiment_id) == "READ"
+    # A wider grant made by hand is narrowed back to READ by the next run.
+    body = {"username": model_api.USER, "resource_type": "registered_model", "resource_id": MODEL}
+    mlflow_call(d, d.admin, "POST", "/api/3.0/mlflow/users/permissions/revoke", body)
+    mlflow_call(d, d.admin, "POST", "/api/3.0/mlflow/users/permissions/grant", {**body, "permission": "MANAGE"})
+    assert grant(d, model_api_image, password, experiment)["registered_model"] == "replaced"
+    assert permission(d, model_api.USER, "registered_model", MODEL) == "READ"
+    # READ only: the account cannot move the alias nor write to the training experiment.
+    reader = (model_api.USER, password)
+    moved = {"name": MODEL, "alias": "champion", "version": "1"}
+    answer = requests.post(f"{d.url}/api/2.0/mlflow/registered-models/alias", json=moved, auth=reader, timeout=TIMEOUT)
+    assert answer.status_code == 403, answer.text
+    run = {"experiment_id": experiment_id}
+    answer = requests.post(f"{d.url}/api/2.0/mlflow/runs/create", json=run, auth=reader, timeout=TIMEOUT)
+    assert answer.status_code == 403, answer.text

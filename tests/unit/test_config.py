@@ -100,6 +100,7 @@ def test_a_disabled_service_frees_its_port() -> None:
         "dockerSocketGid": 1,
         "minio": {"enabled": False},
         "mlflow": {"enabled": False},
+        "modelApi": {"enabled": False},
         "jenkins": {"port": 9001},
     }
     load("p", "s", {**config, **SEED}, SEED_KEYS)

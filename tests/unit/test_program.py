@@ -27,6 +27,7 @@ COMPONENTS = {
     "mlops:jenkins:Jenkins",
     "mlops:airflow:Airflow",
     "mlops:registry:Registry",
+    "mlops:modelapi:ModelApi",
 }
 
 
@@ -125,6 +126,7 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
             "registryPassword",
             "mlflowAdminPassword",
             "mlflowPipelinePassword",
+            "mlflowModelApiPassword",
         }
     )
     for key in password_keys:
@@ -148,8 +150,8 @@ def test_a_password_set_in_config_is_used_instead_of_a_generated_one() -> None:
 def test_every_published_port_is_bound_to_the_bind_address(bind_address: str) -> None:
     evaluation = evaluate({**BASE_CONFIG, "bindAddress": bind_address})
     ports = [p for c in evaluation.of_type(CONTAINER) for p in c.inputs.get("ports") or []]
-    # mysql, minio s3 + console, gitbucket, jenkins, registry, airflow api, mlflow
-    assert sorted(p["external"] for p in ports) == [3306, 5000, 5050, 8080, 8085, 8090, 9000, 9001]
+    # mysql, minio s3 + console, gitbucket, jenkins, registry, airflow api, mlflow, model API
+    assert sorted(p["external"] for p in ports) == [3306, 5000, 5050, 8000, 8080, 8085, 8090, 9000, 9001]
     assert {p["ip"] for p in ports} == {bind_address}
 
 
@@ -160,7 +162,7 @@ def test_containers_follow_the_container_conventions(dev: Evaluation) -> None:
         assert not inputs.get("privileged"), container.name
         labels = {label["label"]: label["value"] for label in inputs["labels"]}
         assert labels["mlops.stack"] == "mlops-stack-dev"
-        if container.name in ("airflow-init", "mlflow-prepare"):
+        if container.name in ("airflow-init", "mlflow-prepare", "modelapi-grant"):
             assert inputs["restart"] == "no" and inputs["mustRun"] is False
             continue
         assert inputs["restart"] == "unless-stopped", container.name
@@ -220,7 +222,7 @@ def test_disabled_services_register_nothing() -> None:
         for label in c.inputs["labels"]
         if label["label"] == SERVICE_LABEL
     }
-    assert services == {"mysql", "minio", "mlflow", "registry", "airflow"}
+    assert services == {"mysql", "minio", "mlflow", "registry", "airflow", "modelApi"}
     assert "jenkinsUrl" not in evaluation.outputs and "gitbucketUrl" not in evaluation.outputs
 
 
@@ -531,6 +533,8 @@ def test_every_container_runs_with_no_new_privileges_and_the_tolerant_ones_with_
         "airflow-triggerer",
         "mlflow-prepare",
         "mlflow-server",
+        "modelapi-grant",
+        "modelapi-server-1",
     }
     # None tolerates a read-only root filesystem (README, "Security": the exceptions and why).
     assert not [c.name for c in dev.of_type(CONTAINER) if c.inputs.get("readOnly")]
@@ -592,7 +596,7 @@ def test_the_training_repo_gets_its_jenkins_job_and_webhook_only_with_mlflow(dev
     assert env["TRAINING_REPO_URL"] == "http://gitbucket:8080/git/root/ds_mlmodeling.git"
     hook = plain(dev.named("gitbucket-repo-ds_mlmodeling-hook-jenkins").inputs["environment"])
     assert hook["HOOK_URL"].endswith("notifyCommit?url=http://gitbucket:8080/git/root/ds_mlmodeling.git")
-    without = evaluate({**BASE_CONFIG, "mlflow": {"enabled": False}})
+    without = evaluate({**BASE_CONFIG, "mlflow": {"enabled": False}, "modelApi": {"enabled": False}})
     assert "TRAINING_REPO_URL" not in env_of(without.named("jenkins-server"))
     assert not [r.name for r in without.resources.values() if "ds_mlmodeling" in r.name]
     assert "MLOPS_MLFLOW_CONN_ID" not in env_of(without.named("airflow-scheduler"))
