@@ -12,24 +12,27 @@ import pulumi_docker as docker
 
 from components import mysql
 from components.base import (
+    EXPORTER_MEMORY_MB,
     Mount,
     Published,
     after_step,
     data_volume,
     generated_fernet_key,
     generated_secret,
+    image_problem,
     local_image,
     one_shot_container,
     secret_password,
     service_container,
 )
 from components.config import StackConfig
+from components.files import PROJECT_DIR
 from components.gitbucket import GitBucket, GitRepository
 from components.minio import Minio, S3ServiceUser
 from components.mlflow import MLflow
 from components.mysql import MySQL, ServiceDatabase
 from components.registry import ImageRegistry
-from components.spec import ServiceConfig, ServiceSpec
+from components.spec import ScrapeJob, ServiceConfig, ServiceSpec, Setting
 from dags.mlops_contract import ConnId, Env, connection_variable
 
 ALIAS = "airflow"
@@ -46,7 +49,17 @@ SPEC = ServiceSpec(
     needs=(mysql.SPEC,),
     outputs=("airflowUrl", "airflowAdminUser", "airflowAdminPassword"),
     uses_docker_socket=True,
+    settings={
+        # With Prometheus: Airflow's StatsD metrics, as Prometheus series.
+        "statsdExporterImage": Setting("prom/statsd-exporter:v0.31.0", image_problem),
+    },
 )
+STATSD_ALIAS = "airflow-statsd"
+STATSD_PORT = 9125  # UDP, on the stack network only
+STATSD_METRICS_PORT = 9102
+STATSD_MAPPING_FILE = "/etc/statsd-exporter/mapping.yml"
+STATSD_MAPPING = PROJECT_DIR / "monitoring" / "statsd-mapping.yml"
+JOB = "airflow"  # its Prometheus job
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
 # One-shot: migrate the schema (also FAB's tables), then make the admin exist with
@@ -259,6 +272,19 @@ class Airflow(pulumi.ComponentResource):
                 ]
             )
         )
+        self.statsd = self._statsd_exporter(name, args) if stack.monitored else None
+        if self.statsd is not None:  # Airflow resolves the exporter's name when it starts
+            common_env = pulumi.Output.secret(
+                common_env.apply(
+                    lambda env: [
+                        *env,
+                        "AIRFLOW__METRICS__STATSD_ON=True",
+                        f"AIRFLOW__METRICS__STATSD_HOST={STATSD_ALIAS}",
+                        f"AIRFLOW__METRICS__STATSD_PORT={STATSD_PORT}",
+                        "AIRFLOW__METRICS__STATSD_PREFIX=airflow",
+                    ]
+                )
+            )
         image = local_image(f"{name}-image", service.image, self)
         logs = data_volume(f"{name}-logs", stack, "airflow-logs", self)
         log_mount = Mount(logs.name, "/opt/airflow/logs")
@@ -307,7 +333,9 @@ class Airflow(pulumi.ComponentResource):
                 group_adds=group_adds,
                 uploads=uploads,
                 drop_capabilities=True,  # runs as the airflow user from the start
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(waits_for)),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[*waits_for, *([self.statsd] if self.statsd else [])]
+                ),
             )
 
         heartbeat = [docker.ContainerUploadArgs(file=HEARTBEAT_CHECK_FILE, content=HEARTBEAT_CHECK)]
@@ -340,6 +368,31 @@ class Airflow(pulumi.ComponentResource):
                 "adminPassword": self.admin_password,
             }
         )
+
+    def _statsd_exporter(self, name: str, args: AirflowArgs) -> docker.Container:
+        return service_container(
+            f"{name}-statsd",
+            stack=args.stack,
+            service=args.service,
+            image=local_image(f"{name}-statsd-image", args.service.settings["statsdExporterImage"], self),
+            network=args.network,
+            alias=STATSD_ALIAS,
+            command=[
+                f"--statsd.mapping-config={STATSD_MAPPING_FILE}",
+                f"--statsd.listen-udp=:{STATSD_PORT}",
+                "--statsd.listen-tcp=",
+                f"--web.listen-address=:{STATSD_METRICS_PORT}",
+            ],
+            uploads=[docker.ContainerUploadArgs(file=STATSD_MAPPING_FILE, content=STATSD_MAPPING.read_text())],
+            health=[f"wget -qO- http://localhost:{STATSD_METRICS_PORT}/metrics >/dev/null"],
+            start_period=10,
+            drop_capabilities=True,
+            memory_mb=EXPORTER_MEMORY_MB,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def scrape_jobs(self) -> list[ScrapeJob]:
+        return [ScrapeJob(JOB, (f"{STATSD_ALIAS}:{STATSD_METRICS_PORT}",))] if self.statsd else []
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {

@@ -20,7 +20,7 @@ import pulumi_command
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.config import SECRET_SEED_KEY, StackConfig
+from components.config import SECRET_SEED_KEY, StackConfig, is_valid_image_reference
 from components.files import PROJECT_DIR, context_hash
 from components.spec import ServiceConfig
 from mlops_clients.contracts import Client
@@ -59,10 +59,16 @@ class Mount:
 
     volume_name: pulumi.Input[str]
     container_path: str
+    read_only: bool = False
 
 
 def volume_args(mounts: Sequence[Mount]) -> list[docker.ContainerVolumeArgs]:
-    return [docker.ContainerVolumeArgs(volume_name=m.volume_name, container_path=m.container_path) for m in mounts]
+    return [
+        docker.ContainerVolumeArgs(
+            volume_name=m.volume_name, container_path=m.container_path, read_only=m.read_only or None
+        )
+        for m in mounts
+    ]
 
 
 def labels(stack: StackConfig, service: str) -> list[docker.ContainerLabelArgs]:
@@ -80,6 +86,16 @@ def local_image(name: str, reference: str, parent: pulumi.Resource) -> pulumi.Ou
         keep_locally=True,
         opts=pulumi.ResourceOptions(parent=parent),
     ).image_id
+
+
+EXPORTER_MEMORY_MB = 64  # a metrics exporter next to a service (mysqld_exporter, statsd_exporter)
+
+
+def image_problem(value: Any) -> str | None:
+    """A Setting check for an image reference (an exporter's)."""
+    if isinstance(value, str) and is_valid_image_reference(value):
+        return None
+    return f"is not a valid image reference: {value!r}"
 
 
 def derived_image(
@@ -112,6 +128,16 @@ def data_volume(name: str, stack: StackConfig, purpose: str, parent: pulumi.Reso
         name=f"{stack.prefix}-{purpose}",
         labels=[docker.VolumeLabelArgs(label=STACK_LABEL, value=stack.prefix)],
         opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=stack.retain_volumes),
+    )
+
+
+def scratch_volume(name: str, stack: StackConfig, purpose: str, parent: pulumi.Resource) -> docker.Volume:
+    """A named volume two containers share and nobody needs after `destroy` (never retained)."""
+    return docker.Volume(
+        name,
+        name=f"{stack.prefix}-{purpose}",
+        labels=[docker.VolumeLabelArgs(label=STACK_LABEL, value=stack.prefix)],
+        opts=pulumi.ResourceOptions(parent=parent),
     )
 
 
@@ -199,9 +225,13 @@ def service_container(
     group_adds: Sequence[str] | None = None,
     uploads: Sequence[docker.ContainerUploadArgs] | None = None,
     drop_capabilities: bool = False,
+    memory_mb: int | None = None,
     opts: pulumi.ResourceOptions,
 ) -> docker.Container:
-    """A long-running service container: healthy before `up` goes on, restarted on failure."""
+    """A long-running service container: healthy before `up` goes on, restarted on failure.
+
+    `memory_mb` is for a helper of the service (an exporter), else the service's own limit.
+    """
     volumes = volume_args(mounts)
     volumes += [docker.ContainerVolumeArgs(host_path=h, container_path=c) for h, c in host_mounts]
     return docker.Container(
@@ -222,8 +252,8 @@ def service_container(
         ],
         volumes=volumes or None,
         uploads=list(uploads) if uploads else None,
-        memory=service.memory_mb,
-        memory_swap=service.memory_mb,  # no swap beyond the limit (and no diff: Docker's default is 2x)
+        memory=memory_mb or service.memory_mb,
+        memory_swap=memory_mb or service.memory_mb,  # no swap beyond the limit (no diff: Docker's default is 2x)
         restart="unless-stopped",
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=["CMD-SHELL", *health],

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.spec import ServiceConfig, ServiceSpec
+from components.spec import MONITORING, ServiceConfig, ServiceSpec
 
 # Stack-wide keys: every service's own keys are declared in its module (components/spec.py).
 BIND_ADDRESS_KEY, DOCKER_HOST_KEY, SOCKET_GID_KEY, RETAIN_VOLUMES_KEY = (
@@ -130,6 +130,11 @@ class StackConfig:
 
     def enabled(self, service: str) -> bool:
         return self.services[service].enabled
+
+    @property
+    def monitored(self) -> bool:
+        """Prometheus runs: services expose their metrics to it (exporters, StatsD, open endpoints)."""
+        return MONITORING in self.services and self.enabled(MONITORING)
 
 
 def is_valid_image_reference(ref: str) -> bool:

@@ -19,10 +19,12 @@ from components.base import (
     service_container,
 )
 from components.config import StackConfig
-from components.spec import ServiceConfig, ServiceSpec
+from components.spec import ScrapeJob, ServiceConfig, ServiceSpec
 from mlops_clients.contracts import S3, S3Action, S3Env
 
 ALIAS = "minio"
+JOB = "minio"  # its Prometheus job
+METRICS_PATH = "/minio/v2/metrics/cluster"
 S3_PORT, CONSOLE_PORT = 9000, 9001
 ROOT_USER = "mlops-admin"
 SPEC = ServiceSpec(
@@ -85,6 +87,9 @@ class Minio(pulumi.ComponentResource):
             envs=[
                 f"MINIO_ROOT_USER={ROOT_USER}",
                 pulumi.Output.concat("MINIO_ROOT_PASSWORD=", self.root_password),
+                # Prometheus scrapes without a token (MinIO's default wants a JWT of an admin
+                # account's secret key in Prometheus' config); the port is the S3 API's.
+                *(["MINIO_PROMETHEUS_AUTH_TYPE=public"] if stack.monitored else []),
             ],
             mounts=[Mount(volume.name, "/data")],
             published=[
@@ -114,6 +119,9 @@ class Minio(pulumi.ComponentResource):
                 "rootPassword": self.root_password,
             }
         )
+
+    def scrape_jobs(self) -> list[ScrapeJob]:
+        return [ScrapeJob(JOB, (f"{ALIAS}:{S3_PORT}",), METRICS_PATH)] if self.stack_config.monitored else []
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {

@@ -26,6 +26,7 @@ from components.base import (
     derived_image,
     generated_secret,
     one_shot_container,
+    scratch_volume,
     secret_password,
     service_container,
 )
@@ -33,10 +34,19 @@ from components.config import StackConfig
 from components.files import MLFLOW_IMAGE_CONTEXT, PROJECT_DIR
 from components.minio import Minio, S3ServiceUser
 from components.mysql import MySQL, ServiceDatabase
-from components.spec import ServiceConfig, ServiceSpec
-from mlops_clients.contracts import MLFLOW_MIN_PASSWORD_LENGTH, MLFLOW_SERVER, MLflowAction, MLflowEnv
+from components.spec import ScrapeJob, ServiceConfig, ServiceSpec
+from mlops_clients.contracts import (
+    MLFLOW_METRICS_PORT,
+    MLFLOW_MIN_PASSWORD_LENGTH,
+    MLFLOW_SERVER,
+    MULTIPROC_DIR_VARIABLE,
+    MLflowAction,
+    MLflowEnv,
+)
 
 ALIAS = "mlflow"
+METRICS_ALIAS = "mlflow-metrics"
+METRICS_SIDECAR_MEMORY_MB = 128  # Python and prometheus_client only
 INTERNAL_PORT = 5000
 ADMIN_USER = "admin"
 PIPELINE_USER = "mlflow-pipeline"
@@ -56,7 +66,8 @@ SPEC = ServiceSpec(
 WORKERS = 1
 # The server runs as nobody: it needs no file of its own but its metrics directory.
 SERVER_USER = "65534:65534"
-METRICS_DIR = "/tmp/mlflow-metrics"  # noqa: S108 (the container's own /tmp)
+METRICS_DIR = "/var/lib/mlflow-metrics"  # made by images/mlflow/Dockerfile, owned by SERVER_USER
+JOB = "mlflow"  # its Prometheus job
 AUTH_CONFIG_FILE = "/etc/mlflow/basic_auth.ini"
 # The basic-auth app's user store: SQLite on a volume (MLflow's auth schema cannot be created
 # on MySQL: two of its foreign keys share a name, and MySQL's are unique per database).
@@ -125,9 +136,9 @@ def server_command(hosts: str) -> list[str]:
     ]
 
 
-def prepare_command() -> list[str]:
-    """The prepare step (mlops_clients/mlflow_server.py, uploaded to CLIENT_DIR)."""
-    return ["python", "-P", "-m", f"mlops_clients.{MLFLOW_SERVER.module}", MLflowAction.PREPARE.value]
+def client_command(action: MLflowAction) -> list[str]:
+    """A step of mlops_clients/mlflow_server.py (uploaded to CLIENT_DIR): prepare, serve-metrics."""
+    return ["python", "-P", "-m", f"mlops_clients.{MLFLOW_SERVER.module}", action.value]
 
 
 @dataclass
@@ -175,9 +186,16 @@ class MLflow(pulumi.ComponentResource):
             )
         )
         users = Mount(data_volume(f"{name}-auth", stack, "mlflow-auth", self).name, AUTH_DIR)
+        metrics = scratch_volume(f"{name}-metrics-dir", stack, "mlflow-metrics", self) if stack.monitored else None
         image = derived_image(f"{name}-image", stack, MLFLOW_IMAGE_CONTEXT, {"MLFLOW_IMAGE": service.image}, self)
 
         client_dir = PROJECT_DIR / "mlops_clients"
+        client_uploads = [
+            docker.ContainerUploadArgs(
+                file=f"{CLIENT_DIR}/mlops_clients/{file}", content=(client_dir / file).read_text()
+            )
+            for file in CLIENT_FILES
+        ]
         secrets = pulumi.Output.all(database_uri, self.admin_password, self.pipeline_password)
         prepare_env: pulumi.Output[list[str]] = pulumi.Output.secret(
             secrets.apply(
@@ -200,17 +218,12 @@ class MLflow(pulumi.ComponentResource):
             service=service,
             image=image,
             network=args.network,
-            command=prepare_command(),
+            command=client_command(MLflowAction.PREPARE),
             envs=prepare_env,
             user=SERVER_USER,
             working_dir="/tmp",  # noqa: S108
             mounts=[users],
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file=f"{CLIENT_DIR}/mlops_clients/{file}", content=(client_dir / file).read_text()
-                )
-                for file in CLIENT_FILES
-            ],
+            uploads=client_uploads,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
         )
         server_secrets = pulumi.Output.all(database_uri, flask_secret, args.s3_user.secret_key)
@@ -238,7 +251,7 @@ class MLflow(pulumi.ComponentResource):
             envs=after_step(server_env, prepared),
             user=SERVER_USER,
             uploads=[docker.ContainerUploadArgs(file=AUTH_CONFIG_FILE, content=auth_config(), permissions="0444")],
-            mounts=[users],
+            mounts=[users, *([Mount(metrics.name, METRICS_DIR)] if metrics else [])],
             published=[Published(INTERNAL_PORT, service.port)],
             # The official image has no curl: Python's own HTTP client.
             health=[
@@ -252,6 +265,31 @@ class MLflow(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prepare, args.s3_user.ready]),
         )
         self.ready = self.container
+        # MLflow's /metrics needs the admin's login: Prometheus reads the same numbers from a
+        # sidecar that serves the server's metrics files, read-only, on the stack network only.
+        self.metrics = None
+        if metrics is not None:
+            self.metrics = service_container(
+                f"{name}-metrics",
+                stack=stack,
+                service=service,
+                image=image,
+                network=args.network,
+                alias=METRICS_ALIAS,
+                command=client_command(MLflowAction.SERVE_METRICS),
+                envs=[f"PYTHONPATH={CLIENT_DIR}", f"{MULTIPROC_DIR_VARIABLE}={METRICS_DIR}"],
+                user=SERVER_USER,
+                uploads=client_uploads,
+                mounts=[Mount(metrics.name, METRICS_DIR, read_only=True)],
+                health=[
+                    "python -c \"import urllib.request; urllib.request.urlopen('http://localhost:"
+                    f"{MLFLOW_METRICS_PORT}/metrics', timeout=5)\""
+                ],
+                start_period=10,
+                drop_capabilities=True,
+                memory_mb=METRICS_SIDECAR_MEMORY_MB,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+            )
         self.register_outputs(
             {
                 "internalUrl": self.internal_url,
@@ -262,6 +300,9 @@ class MLflow(pulumi.ComponentResource):
                 "pipelinePassword": self.pipeline_password,
             }
         )
+
+    def scrape_jobs(self) -> list[ScrapeJob]:
+        return [ScrapeJob(JOB, (f"{METRICS_ALIAS}:{MLFLOW_METRICS_PORT}",))] if self.metrics else []
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {

@@ -25,7 +25,7 @@ from components.base import Published, after_step, derived_image, one_shot_conta
 from components.config import StackConfig
 from components.files import MODEL_API_IMAGE_CONTEXT, PROJECT_DIR
 from components.mlflow import MLflow
-from components.spec import ServiceConfig, ServiceSpec, Setting, needed
+from components.spec import ScrapeJob, ServiceConfig, ServiceSpec, Setting, needed
 from mlops_clients.contracts import MLFLOW_MIN_PASSWORD_LENGTH, MLFLOW_SERVER, MLflowAction, MLflowEnv, ModelApiEnv
 from model_api.settings import POLL_SECONDS_LIMITS, alias_problem, model_problem
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from components.platform import Platform
 
 ALIAS = "model-api"
+JOB = "model-api"  # its Prometheus job (monitoring/alerts.yml, the dashboards)
 INTERNAL_PORT = 8000
 USER = "mlops-model-api"  # its MLflow account
 # The experiment the training job logs its runs in (gitbucket_repos/ds_mlmodeling, entrypoint
@@ -214,6 +215,10 @@ class ModelApi(pulumi.ComponentResource):
             for i in range(replicas)
         ]
         self.register_outputs({"hostUrls": self.host_urls, "user": self.user, "password": self.password})
+
+    def scrape_jobs(self) -> list[ScrapeJob]:
+        """Each replica, by its own alias: a dead one shows as its own `up == 0`."""
+        return [ScrapeJob(JOB, tuple(f"{ALIAS}-{i + 1}:{INTERNAL_PORT}" for i in range(len(self.containers))))]
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {

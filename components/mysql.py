@@ -1,4 +1,4 @@
-"""MySQL: the database server of GitBucket, Airflow (and later MLflow)."""
+"""MySQL: the database server of GitBucket, Airflow and MLflow; with Prometheus, its exporter."""
 
 from __future__ import annotations
 
@@ -10,22 +10,29 @@ import pulumi
 import pulumi_docker as docker
 
 from components.base import (
+    EXPORTER_MEMORY_MB,
     Mount,
     Published,
     client_command,
     data_volume,
     generated_secret,
+    image_problem,
     local_image,
     secret_password,
     service_container,
 )
 from components.config import StackConfig
-from components.spec import ServiceConfig, ServiceSpec
+from components.spec import ScrapeJob, ServiceConfig, ServiceSpec, Setting
 from mlops_clients.contracts import MYSQL as MYSQL_CLIENT
 from mlops_clients.contracts import MySQLAction, MySQLEnv
 
 ALIAS = "mysql"
 INTERNAL_PORT = 3306
+EXPORTER_ALIAS = "mysql-exporter"
+EXPORTER_PORT = 9104
+EXPORTER_CONFIG = "/etc/mysqld-exporter/my.cnf"
+MONITOR_USER = "mlops-monitor"
+JOB = "mysql"  # its Prometheus job
 SPEC = ServiceSpec(
     name="mysql",
     image="mysql:8.4.11",
@@ -33,7 +40,18 @@ SPEC = ServiceSpec(
     memory_mb=1024,
     secrets=("mysqlRootPassword",),
     outputs=("mysqlHost", "mysqlRootPassword"),
+    settings={
+        # With Prometheus: mysqld_exporter, as its own account (status grants only).
+        "exporterImage": Setting("prom/mysqld-exporter:v0.17.2", image_problem),
+    },
 )
+
+
+def exporter_config(password: str) -> str:
+    """The exporter's login (its --config.my-cnf): in a file, never on its command line."""
+    return f"[client]\nuser={MONITOR_USER}\npassword={password}\nhost={ALIAS}\nport={INTERNAL_PORT}\n"
+
+
 ROOT_PASSWORD_FILE = "/etc/mysql/mlops/root-password.sql"  # noqa: S105 (a path, not a secret)
 
 
@@ -120,6 +138,7 @@ class MySQL(pulumi.ComponentResource):
             wait_timeout=300,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.exporter = self._exporter(name, args) if args.stack.monitored else None
         self.register_outputs(
             {
                 "alias": self.alias,
@@ -133,6 +152,45 @@ class MySQL(pulumi.ComponentResource):
             "mysqlHost": f"{self.stack_config.host_address}:{self.host_port}",
             "mysqlRootPassword": self.root_password,
         }
+
+    def _exporter(self, name: str, args: MySQLArgs) -> docker.Container:
+        password = generated_secret(f"{name}-monitor-password", args.stack, self)
+        account = client_command(
+            f"{name}-monitor-account",
+            client=MYSQL_CLIENT,
+            action=MySQLAction.ENSURE_MONITOR,
+            environment={
+                MySQLEnv.HOST: args.stack.host_address,
+                MySQLEnv.PORT: str(self.host_port),
+                MySQLEnv.ROOT_PASSWORD: self.root_password,
+                MySQLEnv.DB_USER: MONITOR_USER,
+                MySQLEnv.DB_PASSWORD: password,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+        )
+        return service_container(
+            f"{name}-exporter",
+            stack=args.stack,
+            service=args.service,
+            image=local_image(f"{name}-exporter-image", args.service.settings["exporterImage"], self),
+            network=args.network,
+            alias=EXPORTER_ALIAS,
+            # MySQL 9 has no SHOW SLAVE STATUS; the stack runs no replica anyway.
+            command=[f"--config.my-cnf={EXPORTER_CONFIG}", "--no-collect.slave_status"],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=EXPORTER_CONFIG, content=pulumi.Output.secret(password.apply(exporter_config))
+                )
+            ],
+            health=[f"wget -qO- http://localhost:{EXPORTER_PORT}/metrics >/dev/null"],
+            start_period=10,
+            drop_capabilities=True,
+            memory_mb=EXPORTER_MEMORY_MB,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+        )
+
+    def scrape_jobs(self) -> list[ScrapeJob]:
+        return [ScrapeJob(JOB, (f"{EXPORTER_ALIAS}:{EXPORTER_PORT}",))] if self.exporter else []
 
     def database(self, service: str) -> ServiceDatabase:
         """A database and a user of its own, named after the service (least privilege)."""

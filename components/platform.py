@@ -4,7 +4,7 @@ The core services, which others need, are built in `deploy` from typed args:
 an optional service is `X | None`, and whatever a service needs from another
 comes through its args. A service nothing else needs (a leaf, e.g. phpMyAdmin)
 registers with one line in `LEAVES`: its declaration and its `deploy`, which
-takes the typed core platform.
+takes the typed core platform and the leaves registered before it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,19 @@ from typing import Any, Protocol
 import pulumi
 import pulumi_docker as docker
 
-from components import airflow, gitbucket, jenkins, minio, mlflow, model_api, mysql, phpmyadmin, registry
+from components import (
+    airflow,
+    gitbucket,
+    grafana,
+    jenkins,
+    minio,
+    mlflow,
+    model_api,
+    mysql,
+    phpmyadmin,
+    prometheus,
+    registry,
+)
 from components.airflow import Airflow, AirflowArgs
 from components.config import StackConfig
 from components.gitbucket import GitBucket, GitBucketArgs, GitRepository
@@ -42,7 +54,12 @@ class Leaf:
     deploy: Callable[[StackConfig, Platform, pulumi.ResourceOptions], Exports]
 
 
-LEAVES: tuple[Leaf, ...] = (Leaf(phpmyadmin.SPEC, phpmyadmin.deploy), Leaf(model_api.SPEC, model_api.deploy))
+LEAVES: tuple[Leaf, ...] = (
+    Leaf(phpmyadmin.SPEC, phpmyadmin.deploy),
+    Leaf(model_api.SPEC, model_api.deploy),
+    Leaf(prometheus.SPEC, prometheus.deploy),  # after what it scrapes: it sees the leaves built before it
+    Leaf(grafana.SPEC, grafana.deploy),
+)
 
 SERVICES: tuple[ServiceSpec, ...] = (
     mysql.SPEC,
@@ -193,5 +210,7 @@ def deploy(stack: StackConfig) -> Platform:
         jenkins=ci,
         airflow=scheduler,
     )
-    leaves = tuple(leaf.deploy(stack, core, opts) for leaf in LEAVES if stack.enabled(leaf.spec.name))
-    return dataclasses.replace(core, leaves=leaves)
+    for leaf in LEAVES:
+        if stack.enabled(leaf.spec.name):
+            core = dataclasses.replace(core, leaves=(*core.leaves, leaf.deploy(stack, core, opts)))
+    return core

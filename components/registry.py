@@ -21,7 +21,7 @@ from components.config import (
     ExternalRegistryConfig,
     StackConfig,
 )
-from components.spec import ServiceConfig, ServiceSpec
+from components.spec import ScrapeJob, ServiceConfig, ServiceSpec
 
 
 class ImageRegistry(Protocol):
@@ -76,6 +76,7 @@ class ExternalRegistry:
 ALIAS = "registry"
 INTERNAL_PORT = 5000
 DEBUG_PORT = 5001  # /debug/health and /metrics (the image's bundled config), never published
+JOB = "registry"  # its Prometheus job
 PIPELINE_USER = "mlops-pipeline"
 HTPASSWD_FILE = "/auth/htpasswd"
 SPEC = ServiceSpec(
@@ -166,6 +167,9 @@ class Registry(pulumi.ComponentResource):
                 "pushPrefix": self.push_prefix,
             }
         )
+
+    def scrape_jobs(self) -> list[ScrapeJob]:
+        return [ScrapeJob(JOB, (f"{ALIAS}:{DEBUG_PORT}",))]
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {"registryUrl": self.host_url, **_outputs(self), "registryPassword": self.password}

@@ -63,6 +63,22 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class ScrapeJob:
+    """What Prometheus scrapes of a service: `host:port` targets on the stack network, one path.
+
+    Each service declares its own (its component's `scrape_jobs`); the job name is the
+    `job` label that alert rules and dashboards select on.
+    """
+
+    job: str
+    targets: tuple[str, ...]
+    path: str = "/metrics"
+
+
+MONITORING = "prometheus"  # the service whose being enabled makes the others expose their metrics
+
+
+@dataclass(frozen=True)
 class ServiceConfig:
     """One service's validated config."""
 

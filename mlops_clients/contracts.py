@@ -28,6 +28,7 @@ class Client:
 
 class MySQLAction(StrEnum):
     ENSURE_DATABASE = "ensure-database"
+    ENSURE_MONITOR = "ensure-monitor"  # the metrics exporter's account: server status only, no data
 
 
 class S3Action(StrEnum):
@@ -48,6 +49,8 @@ class MLflowAction(StrEnum):
     PREPARE = "prepare"
     # Run by the model API's room once the server is up: its read-only account (REST, as the admin).
     GRANT_MODEL_API = "grant-model-api"
+    # The server's metrics for Prometheus without a login: a sidecar reading its metrics directory.
+    SERVE_METRICS = "serve-metrics"
 
 
 MYSQL = Client("mysql", frozenset(MySQLAction))
@@ -142,6 +145,11 @@ class ModelApiEnv(StrEnum):
     # Read by the grant step only: the experiment the training job logs the model's runs in.
     EXPERIMENT = "MODEL_API_EXPERIMENT"
 
+
+# Where the MLflow metrics sidecar listens (stack network only), and the directory variable
+# prometheus_client (MLflow's exporter and the sidecar) reads.
+MLFLOW_METRICS_PORT = 9100
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 # MLflow's basic-auth refuses shorter passwords (mlflow.utils.validation._validate_password).
 MLFLOW_MIN_PASSWORD_LENGTH = 12

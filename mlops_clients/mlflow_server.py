@@ -27,7 +27,14 @@ import time
 from typing import Any
 
 from mlops_clients.common import InputError, ServiceError, env, http_session, run_cli
-from mlops_clients.contracts import MLFLOW_MIN_PASSWORD_LENGTH, MLflowAction, MLflowEnv, ModelApiEnv
+from mlops_clients.contracts import (
+    MLFLOW_METRICS_PORT,
+    MLFLOW_MIN_PASSWORD_LENGTH,
+    MULTIPROC_DIR_VARIABLE,
+    MLflowAction,
+    MLflowEnv,
+    ModelApiEnv,
+)
 
 DATABASE_WAIT_SECONDS = 180.0
 REST_TIMEOUT = 15.0
@@ -175,5 +182,34 @@ def grant_model_api() -> dict[str, Any]:
     }
 
 
+def serve_metrics() -> dict[str, Any]:
+    """The server's metrics files, served without a login (MLflow's own /metrics is admin-only).
+
+    Reads only: the directory is mounted read-only. Runs until stopped.
+    """
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client import CollectorRegistry, make_wsgi_app
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=env(MULTIPROC_DIR_VARIABLE))  # type: ignore[no-untyped-call]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """No line per scrape."""
+
+    app = make_wsgi_app(registry)
+    with make_server("0.0.0.0", MLFLOW_METRICS_PORT, app, handler_class=Quiet) as server:  # noqa: S104
+        server.serve_forever()
+    return {}
+
+
 if __name__ == "__main__":
-    run_cli({MLflowAction.PREPARE: prepare, MLflowAction.GRANT_MODEL_API: grant_model_api})
+    run_cli(
+        {
+            MLflowAction.PREPARE: prepare,
+            MLflowAction.GRANT_MODEL_API: grant_model_api,
+            MLflowAction.SERVE_METRICS: serve_metrics,
+        }
+    )

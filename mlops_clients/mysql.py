@@ -100,13 +100,51 @@ def ensure_database(
     return {"database": database, "user": user}
 
 
-def _ensure_database_from_env() -> dict[str, Any]:
-    conn = connect(
+# What mysqld_exporter's default collectors read (its README's grants), and no table's rows.
+MONITOR_GRANTS = (
+    "GRANT PROCESS, REPLICATION CLIENT ON *.* TO '{user}'@'%%'",
+    "GRANT SELECT ON performance_schema.* TO '{user}'@'%%'",
+)
+MONITOR_CONNECTIONS = 3
+
+
+def ensure_monitor(conn: pymysql.connections.Connection, user: str, password: str) -> dict[str, Any]:
+    """The exporter's account: exists with this password, a few connections, the status grants only."""
+    _check_identifier("user", user)
+    if not password:
+        raise InputError("the monitor account's password is empty")
+    limit = f"WITH MAX_USER_CONNECTIONS {MONITOR_CONNECTIONS}"
+    statements: list[tuple[str, tuple[str, ...]]] = [
+        (f"CREATE USER IF NOT EXISTS '{user}'@'%%' IDENTIFIED BY %s {limit}", (password,)),
+        (f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s {limit}", (password,)),
+        *((grant.format(user=user), ()) for grant in MONITOR_GRANTS),
+    ]
+    with conn.cursor() as cursor:
+        for sql, params in statements:
+            try:
+                cursor.execute(sql, params)
+            except pymysql.err.MySQLError as error:
+                raise ServiceError(SERVICE, sql.split(" IDENTIFIED")[0], str(error)) from error
+    return {"user": user}
+
+
+def _root_connection() -> pymysql.connections.Connection:
+    return connect(
         env(MySQLEnv.HOST, "127.0.0.1"), int(env(MySQLEnv.PORT, "3306")), "root", env(MySQLEnv.ROOT_PASSWORD)
     )
-    with conn:
+
+
+def _ensure_monitor_from_env() -> dict[str, Any]:
+    with _root_connection() as conn:
+        return ensure_monitor(conn, env(MySQLEnv.DB_USER), env(MySQLEnv.DB_PASSWORD))
+
+
+def _ensure_database_from_env() -> dict[str, Any]:
+    with _root_connection() as conn:
         return ensure_database(conn, env(MySQLEnv.DB_NAME), env(MySQLEnv.DB_USER), env(MySQLEnv.DB_PASSWORD))
 
 
 if __name__ == "__main__":
-    run_cli({MySQLAction.ENSURE_DATABASE: _ensure_database_from_env})
+    run_cli(
+        {MySQLAction.ENSURE_DATABASE: _ensure_database_from_env, MySQLAction.ENSURE_MONITOR: _ensure_monitor_from_env}
+    )

@@ -26,7 +26,7 @@ ROOT="$(dirname "$OFFLINE_DIR")"
 IMAGES_DIR="$OFFLINE_DIR/images"
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 HASH_LABEL=org.mlops-local.build-hash
-ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin mlflow gitbucket-fake)
+ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin mlflow gitbucket-fake prometheus statsd-exporter mysqld-exporter)
 
 # MLOPS_IMAGE_PREFIX lets tests build into another namespace without touching
 # the images other users of this engine run.
@@ -40,6 +40,9 @@ declare -A TAGS=(
   [phpmyadmin]=$PREFIX/phpmyadmin:5.2
   [mlflow]=$PREFIX/mlflow:3.17.2
   [gitbucket-fake]=$PREFIX/gitbucket-fake:test
+  [prometheus]=$PREFIX/prometheus:2.42
+  [statsd-exporter]=$PREFIX/statsd-exporter:0.31.0
+  [mysqld-exporter]=$PREFIX/mysqld-exporter:0.14
 )
 
 log() { echo "[build-images] $*" >&2; }

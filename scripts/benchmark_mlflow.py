@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components import mlflow
 from mlops_clients import mysql, s3
-from mlops_clients.contracts import MLflowEnv
+from mlops_clients.contracts import MLflowAction, MLflowEnv
 from scripts.push_images import REPOSITORIES, build_and_push
 from tests.support import e2e_stack as e2e
 
@@ -190,7 +190,8 @@ def first_start_seconds(out: dict[str, str]) -> float:
         start = time.monotonic()
         prepared = subprocess.run(
             ["docker", "run", "--rm", "--name", f"{name}-prepare", *common, *env_args(env), "-w", "/tmp",  # noqa: S108
-             "-v", f"{client_dir}:{mlflow.CLIENT_DIR}/mlops_clients:ro", image, *mlflow.prepare_command()],
+             "-v", f"{client_dir}:{mlflow.CLIENT_DIR}/mlops_clients:ro", image,
+             *mlflow.client_command(MLflowAction.PREPARE)],
             env={**os.environ, **env}, capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
         if prepared.returncode != 0:

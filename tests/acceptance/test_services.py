@@ -133,6 +133,34 @@ def test_model_api(live: Live, report: Report) -> None:
     assert answer.status_code == 403, answer.status_code
 
 
+def test_prometheus(live: Live, report: Report) -> None:
+    """Prometheus: every target it scrapes is up and the stack's alert rules are loaded"""
+    url = live.out("prometheusUrl")
+    build = requests.get(f"{url}/api/v1/status/buildinfo", timeout=TIMEOUT).json()["data"]
+    report.version("prometheus", build["version"])
+
+    def down() -> list[str]:
+        targets = requests.get(f"{url}/api/v1/targets", timeout=TIMEOUT).json()["data"]["activeTargets"]
+        return [f"{t['labels']['job']}: {t['lastError']}" for t in targets if t["health"] != "up"] or (
+            [] if targets else ["no target"]
+        )
+
+    wait_until(lambda: not down(), 60, f"every target up (down: {down()})", interval=2)
+    groups = requests.get(f"{url}/api/v1/rules", timeout=TIMEOUT).json()["data"]["groups"]
+    names = {rule["name"] for group in groups for rule in group["rules"]}
+    assert {"ModelApiDown", "ScrapeTargetDown", "DagRunFailed"} <= names, names
+
+
+def test_grafana(live: Live, report: Report) -> None:
+    """Grafana: healthy; anonymous requests refused; the admin sees the provisioned dashboards"""
+    url = live.out("grafanaUrl")
+    report.version("grafana", requests.get(f"{url}/api/health", timeout=TIMEOUT).json().get("version", "-"))
+    assert requests.get(f"{url}/api/search", timeout=TIMEOUT).status_code == 401
+    admin = (live.out("grafanaAdminUser"), live.out("grafanaAdminPassword"))
+    found = requests.get(f"{url}/api/search", params={"tag": "mlops-stack"}, auth=admin, timeout=TIMEOUT).json()
+    assert {"mlops-model-api", "mlops-platform", "mlops-pipelines"} <= {d["uid"] for d in found}, found
+
+
 def test_phpmyadmin(live: Live) -> None:
     """phpMyAdmin: a MySQL account logs in through it and sees the databases; a wrong password does not"""
     url = live.out("phpmyadminUrl")

@@ -3,7 +3,10 @@ JENKINS STAND-IN) and pushed to the stack's registry; the ``ml_training`` DAG, r
 the seeded DAG repo, preprocesses, trains, registers and promotes; then the lineage chain
 is followed through MLflow's REST API, from the ``champion`` alias down to the git commit
 of the data and the data object in S3. A second run on the same data and code leaves the
-alias where it is; a data tag that does not exist fails the run, naming the tag.
+alias where it is; a data tag that does not exist fails the run, naming the tag. The model
+API serves the champion with that lineage, and Prometheus watches all of it: every target
+up, a prediction in its metrics within a scrape interval plus 5 s, the failed run as an
+alert, every dashboard panel's query returning series.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pytest
 import requests
 from pulumi import automation as auto
 
+from components import grafana
 from mlops_clients import gitbucket, s3
 from tests.e2e.pipelines import jenkins_build
 from tests.support.airflow_api import AirflowAPI, run_dag, run_to_success, task_log, wait_for_dag, xcom
@@ -58,6 +62,66 @@ def served_by_the_api(url: str, version: str) -> dict[str, Any]:
     answer = requests.post(f"{url}/predict", json={"dataframe_records": [row]}, timeout=TIMEOUT)
     assert answer.status_code == 200 and str(answer.json()["model"]["version"]) == version, answer.text[:300]
     return meta
+
+
+class PrometheusAPI:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=TIMEOUT)
+        assert answer.status_code == 200, f"{expr}: {answer.status_code} {answer.text[:300]}"
+        return list(answer.json()["data"]["result"])
+
+    def value(self, expr: str) -> float:
+        result = self.query(expr)
+        return float(result[0]["value"][1]) if result else 0.0
+
+
+def watched_by_prometheus(out: dict[str, Any], scrape_interval: str) -> None:
+    """Every target up; a prediction in Prometheus within a scrape interval plus 5 s; the failed
+    run as the DagRunFailed alert; every dashboard panel's query returning series."""
+    prom = PrometheusAPI(str(out["prometheusUrl"]))
+    interval = float(scrape_interval.removesuffix("s"))  # Pulumi.e2e.yaml: seconds
+
+    def targets_down() -> list[str]:
+        answer = requests.get(f"{prom.url}/api/v1/targets", timeout=TIMEOUT).json()["data"]["activeTargets"]
+        return [f"{t['labels']['job']} {t['scrapeUrl']}: {t['lastError']}" for t in answer if t["health"] != "up"]
+
+    deadline = time.monotonic() + 4 * interval + 10
+    while targets_down() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not targets_down(), targets_down()
+    jobs = {r["metric"]["job"] for r in prom.query("up")}
+    assert jobs == {"prometheus", "mysql", "minio", "mlflow", "registry", "airflow", "model-api"}, jobs
+
+    predicted = 'sum(model_api_requests_total{endpoint="/predict", status="200"})'
+    before = prom.value(predicted)
+    api = str(out["modelApiUrl"])
+    features = requests.get(f"{api}/metadata", timeout=TIMEOUT).json()["features"]
+    body = {"dataframe_records": [dict.fromkeys(features, 0.5)]}
+    assert requests.post(f"{api}/predict", json=body, timeout=TIMEOUT).status_code == 200
+    sent = time.monotonic()
+    while prom.value(predicted) <= before and time.monotonic() - sent < interval + 5:
+        time.sleep(0.25)
+    assert prom.value(predicted) > before, f"the prediction did not show within {interval + 5:g} s"
+
+    def firing(name: str) -> list[dict[str, Any]]:
+        alerts = requests.get(f"{prom.url}/api/v1/alerts", timeout=TIMEOUT).json()["data"]["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == name and a["state"] == "firing"]
+
+    deadline = time.monotonic() + 4 * interval + 10
+    while not firing("DagRunFailed") and time.monotonic() < deadline:
+        time.sleep(1)
+    assert [a["labels"]["dag_id"] for a in firing("DagRunFailed")] == [DAG]
+
+    empty: list[str] = []
+    for file, text in grafana.dashboards().items():
+        for panel in json.loads(text)["panels"]:
+            for target in panel["targets"]:
+                if not prom.query(target["expr"]):
+                    empty.append(f"{file} '{panel['title']}': {target['expr']}")
+    assert not empty, "panels without series:\n" + "\n".join(empty)
 
 
 def test_a_dag_run_trains_registers_and_promotes_with_the_whole_lineage(stack: auto.Stack, tmp_path: Path) -> None:
@@ -133,3 +197,6 @@ def test_a_dag_run_trains_registers_and_promotes_with_the_whole_lineage(stack: a
     assert state == "failed"
     assert missing in task_log(airflow, DAG, run_id, "train")
     assert xcom(airflow, DAG, run_id, "check_params")["data_tag"] == missing
+
+    # Monitoring sees all of it (Grafana itself cannot run offline: its dashboards' queries do).
+    watched_by_prometheus(out, stack.get_config("prometheus.scrapeInterval", path=True).value)

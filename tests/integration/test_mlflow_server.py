@@ -24,7 +24,7 @@ import requests
 from components import mlflow
 from components.files import MLFLOW_IMAGE_CONTEXT, PROJECT_DIR
 from mlops_clients import mysql, s3
-from mlops_clients.contracts import MLflowEnv
+from mlops_clients.contracts import MLflowAction, MLflowEnv
 from tests.support.containers import (
     docker_client,
     host_port,
@@ -60,7 +60,7 @@ class Deployment:
         """Run the prepare step to completion: (exit code, log)."""
         container = self.client.containers.run(
             self.image,
-            command=mlflow.prepare_command(),
+            command=mlflow.client_command(MLflowAction.PREPARE),
             environment={**self.env, **overrides},
             network=self.net,
             user=mlflow.SERVER_USER,

@@ -32,6 +32,8 @@ IMAGES = {
     "gitbucket": os.environ.get("MLOPS_TEST_GITBUCKET_IMAGE", "mlops-local/gitbucket-fake:test"),
     "phpmyadmin": os.environ.get("MLOPS_TEST_PHPMYADMIN_IMAGE", "mlops-local/phpmyadmin:5.2"),
     "mlflow": os.environ.get("MLOPS_TEST_MLFLOW_IMAGE", "mlops-local/mlflow:3.17.2"),
+    "prometheus": os.environ.get("MLOPS_TEST_PROMETHEUS_IMAGE", "mlops-local/prometheus:2.42"),
+    "statsd-exporter": os.environ.get("MLOPS_TEST_STATSD_EXPORTER_IMAGE", "mlops-local/statsd-exporter:0.31.0"),
 }
 
 

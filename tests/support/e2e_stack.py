@@ -30,7 +30,7 @@ from components.platform import SERVICES
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
-PROJECT_DIRS = ("components", "mlops_clients", "model_api", "dags", "gitbucket_repos", "images")
+PROJECT_DIRS = ("components", "mlops_clients", "model_api", "monitoring", "dags", "gitbucket_repos", "images")
 CONFIG_SOURCE = "Pulumi.e2e.yaml"
 STACK = f"e2etest-{secrets.token_hex(4)}"  # one per run: never a user's stack name
 PREFIX = f"mlops-stack-{STACK}"

@@ -63,7 +63,7 @@ def test_the_network_alone() -> None:
 
 def test_mysql_alone() -> None:
     evaluation = build_alone(lambda s: MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK)).outputs())
-    assert set(containers(evaluation)) == {"db-server"}
+    assert set(containers(evaluation)) == {"db-server", "db-exporter"}  # with Prometheus, on by default
     assert evaluation.outputs["mysqlHost"] == "127.0.0.1:3306"
     assert is_secret(evaluation.outputs["mysqlRootPassword"])
     assert {r.name for r in evaluation.resources.values()} >= {"db", "db-data", "db-image", "db-server"}
@@ -140,7 +140,7 @@ def test_airflow_alone_has_no_wiring() -> None:
         server = MySQL("db", MySQLArgs(s, s.services["mysql"], NETWORK))
         return Airflow("af", AirflowArgs(s, s.services["airflow"], NETWORK, server, server.database("af"))).outputs()
 
-    evaluation = build_alone(build)
+    evaluation = build_alone(build, prometheus={"enabled": False}, grafana={"enabled": False})  # no StatsD exporter
     processes = containers(evaluation)
     assert set(processes) == {
         "db-server",
@@ -165,7 +165,9 @@ def build_mlflow(s: StackConfig, buckets: list[str] | None = None) -> Mapping[st
 
 
 def test_mlflow_alone_prepares_then_serves_behind_basic_auth() -> None:
-    evaluation = build_alone(build_mlflow)
+    evaluation = build_alone(
+        build_mlflow, prometheus={"enabled": False}, grafana={"enabled": False}
+    )  # no metrics volume
     prepare, server = evaluation.named("ml-prepare"), evaluation.named("ml-server")
     assert evaluation.depends_on(server, prepare)
     assert evaluation.depends_on(prepare, evaluation.named("db-db-mlflow-ensure"))

@@ -80,7 +80,7 @@ def test_socket_group_is_not_needed_without_jenkins_and_airflow() -> None:
 def test_unknown_keys_are_named() -> None:
     problems = problems_of({"dockerSocketGid": 1, "bindAdress": "127.0.0.1", "mysql": {"prot": 1}})
     assert problems[0].startswith("unknown config key 'bindAdress'")
-    assert problems[1] == "unknown key 'mysql.prot' (known: enabled, image, memoryMb, port)"
+    assert problems[1] == "unknown key 'mysql.prot' (known: enabled, exporterImage, image, memoryMb, port)"
 
 
 @pytest.mark.parametrize("port", [0, 65536, -1, "80", 3.5, True])
@@ -108,7 +108,7 @@ def test_a_disabled_service_frees_its_port() -> None:
 
 def test_console_port_belongs_to_minio_only() -> None:
     assert problems_of({"dockerSocketGid": 1, "mysql": {"consolePort": 1234}}) == [
-        "unknown key 'mysql.consolePort' (known: enabled, image, memoryMb, port)"
+        "unknown key 'mysql.consolePort' (known: enabled, exporterImage, image, memoryMb, port)"
     ]
 
 

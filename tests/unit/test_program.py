@@ -28,6 +28,8 @@ COMPONENTS = {
     "mlops:airflow:Airflow",
     "mlops:registry:Registry",
     "mlops:modelapi:ModelApi",
+    "mlops:prometheus:Prometheus",
+    "mlops:grafana:Grafana",
 }
 
 
@@ -127,6 +129,7 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
             "mlflowAdminPassword",
             "mlflowPipelinePassword",
             "mlflowModelApiPassword",
+            "grafanaAdminPassword",
         }
     )
     for key in password_keys:
@@ -150,8 +153,8 @@ def test_a_password_set_in_config_is_used_instead_of_a_generated_one() -> None:
 def test_every_published_port_is_bound_to_the_bind_address(bind_address: str) -> None:
     evaluation = evaluate({**BASE_CONFIG, "bindAddress": bind_address})
     ports = [p for c in evaluation.of_type(CONTAINER) for p in c.inputs.get("ports") or []]
-    # mysql, minio s3 + console, gitbucket, jenkins, registry, airflow api, mlflow, model API
-    assert sorted(p["external"] for p in ports) == [3306, 5000, 5050, 8000, 8080, 8085, 8090, 9000, 9001]
+    # mysql, minio s3 + console, gitbucket, jenkins, registry, airflow api, mlflow, model API, prometheus, grafana
+    assert sorted(p["external"] for p in ports) == [3000, 3306, 5000, 5050, 8000, 8080, 8085, 8090, 9000, 9001, 9090]
     assert {p["ip"] for p in ports} == {bind_address}
 
 
@@ -197,6 +200,8 @@ def test_volumes_are_kept_on_destroy_by_default_and_named_per_stack(dev: Evaluat
             "jenkins-home",
             "airflow-logs",
             "registry-data",
+            "mlflow-metrics",  # not retained: MLflow's metrics files, shared with its metrics sidecar
+            "prometheus-data",
         )
     )
 
@@ -222,7 +227,7 @@ def test_disabled_services_register_nothing() -> None:
         for label in c.inputs["labels"]
         if label["label"] == SERVICE_LABEL
     }
-    assert services == {"mysql", "minio", "mlflow", "registry", "airflow", "modelApi"}
+    assert services == {"mysql", "minio", "mlflow", "registry", "airflow", "modelApi", "prometheus", "grafana"}
     assert "jenkinsUrl" not in evaluation.outputs and "gitbucketUrl" not in evaluation.outputs
 
 
@@ -535,6 +540,11 @@ def test_every_container_runs_with_no_new_privileges_and_the_tolerant_ones_with_
         "mlflow-server",
         "modelapi-grant",
         "modelapi-server-1",
+        "mlflow-metrics",
+        "mysql-exporter",
+        "airflow-statsd",
+        "prometheus-server",
+        "grafana-server",
     }
     # None tolerates a read-only root filesystem (README, "Security": the exceptions and why).
     assert not [c.name for c in dev.of_type(CONTAINER) if c.inputs.get("readOnly")]
