@@ -26,7 +26,6 @@ from components.base import (
     service_container,
 )
 from components.config import StackConfig
-from components.files import PROJECT_DIR
 from components.gitbucket import GitBucket, GitRepository
 from components.minio import Minio, S3ServiceUser
 from components.mlflow import MLflow
@@ -57,8 +56,6 @@ SPEC = ServiceSpec(
 STATSD_ALIAS = "airflow-statsd"
 STATSD_PORT = 9125  # UDP, on the stack network only
 STATSD_METRICS_PORT = 9102
-STATSD_MAPPING_FILE = "/etc/statsd-exporter/mapping.yml"
-STATSD_MAPPING = PROJECT_DIR / "monitoring" / "statsd-mapping.yml"
 JOB = "airflow"  # its Prometheus job
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 
@@ -282,6 +279,11 @@ class Airflow(pulumi.ComponentResource):
                         f"AIRFLOW__METRICS__STATSD_HOST={STATSD_ALIAS}",
                         f"AIRFLOW__METRICS__STATSD_PORT={STATSD_PORT}",
                         "AIRFLOW__METRICS__STATSD_PREFIX=airflow",
+                        # Airflow 3's names carry dag_id, task_id, state as tags: sent InfluxDB-style
+                        # (`name,dag_id=x:1|c`), which statsd_exporter turns into labels; the legacy
+                        # names (the DAG id inside the name) only duplicate them.
+                        "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED=True",
+                        "AIRFLOW__METRICS__LEGACY_NAMES_ON=False",
                     ]
                 )
             )
@@ -378,12 +380,10 @@ class Airflow(pulumi.ComponentResource):
             network=args.network,
             alias=STATSD_ALIAS,
             command=[
-                f"--statsd.mapping-config={STATSD_MAPPING_FILE}",
                 f"--statsd.listen-udp=:{STATSD_PORT}",
                 "--statsd.listen-tcp=",
                 f"--web.listen-address=:{STATSD_METRICS_PORT}",
             ],
-            uploads=[docker.ContainerUploadArgs(file=STATSD_MAPPING_FILE, content=STATSD_MAPPING.read_text())],
             health=[f"wget -qO- http://localhost:{STATSD_METRICS_PORT}/metrics >/dev/null"],
             start_period=10,
             drop_capabilities=True,

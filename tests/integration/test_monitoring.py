@@ -1,7 +1,7 @@
 """The monitoring files in the real tools: the alert rules under `promtool test rules`, the
-generated scrape configuration under `promtool check config`, the StatsD mapping under
-statsd_exporter's own check, and Airflow's StatsD lines turned into the series the
-DagRunFailed alert reads."""
+generated scrape configuration under `promtool check config`, and Airflow's StatsD lines
+(InfluxDB-style tags, as the stack configures Airflow) turned by statsd_exporter into the
+labelled series the DagRunFailed alert and the pipelines dashboard read."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from components import airflow, prometheus
 from components.spec import ScrapeJob
@@ -57,19 +58,13 @@ def test_the_generated_scrape_config_is_valid(tmp_path: Path) -> None:
     assert code == 0, output
 
 
-def test_airflow_statsd_lines_become_the_series_the_alerts_read() -> None:
+def test_airflow_statsd_lines_become_the_series_the_alerts_and_dashboards_read() -> None:
     client = docker_client()
     image = require_image(client, "statsd-exporter")
-    mapping = airflow.STATSD_MAPPING
     with running(
         client,
         image,
-        command=[
-            f"--statsd.mapping-config=/m/{mapping.name}",
-            f"--statsd.listen-udp=:{airflow.STATSD_PORT}",
-            "--statsd.listen-tcp=",
-        ],
-        volumes={str(mapping.parent): {"bind": "/m", "mode": "ro"}},
+        command=[f"--statsd.listen-udp=:{airflow.STATSD_PORT}", "--statsd.listen-tcp="],
         ports={
             f"{airflow.STATSD_PORT}/udp": ("127.0.0.1", None),
             f"{airflow.STATSD_METRICS_PORT}/tcp": ("127.0.0.1", None),
@@ -79,14 +74,25 @@ def test_airflow_statsd_lines_become_the_series_the_alerts_read() -> None:
         wait_until(lambda: requests.get(url, timeout=2).ok, 30, "statsd_exporter")
         udp = ("127.0.0.1", host_port(exporter, f"{airflow.STATSD_PORT}/udp"))
         dag = f"dag_{uuid.uuid4().hex[:6]}"
+        # What Airflow 3.3's StatsD client sends with the stack's settings (prefix airflow,
+        # InfluxDB-style tags) when a run fails and when a task finishes.
+        lines = [
+            f"airflow.dagrun.duration.failed,dag_id={dag},run_type=manual:1234|ms",
+            f"airflow.ti.finish,dag_id={dag},task_id=train,state=failed:1|c",
+            "airflow.scheduler_heartbeat:1|c",
+        ]
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
 
-            def sent_and_seen() -> bool:
-                # What Airflow's StatsD client sends (prefix airflow) when a run fails and ends.
-                sender.sendto(f"airflow.dagrun.duration.failed.{dag}:1234|ms".encode(), udp)
-                sender.sendto(b"airflow.scheduler_heartbeat:1|c", udp)
-                return f'airflow_dagrun_failed_count{{dag_id="{dag}"}}' in requests.get(url, timeout=2).text
+            def sent_and_seen() -> str | None:
+                for line in lines:
+                    sender.sendto(line.encode(), udp)
+                text = requests.get(url, timeout=2).text
+                return text if f'dag_id="{dag}"' in text and "airflow_ti_finish" in text else None
 
-            wait_until(sent_and_seen, 30, "the mapped DAG-failure series")
-        metrics = requests.get(url, timeout=5).text
-        assert "airflow_scheduler_heartbeat" in metrics
+            metrics = wait_until(sent_and_seen, 30, "the DAG's series")
+        families = {f.name: f for f in text_string_to_metric_families(metrics)}
+        failed = [s for s in families["airflow_dagrun_duration_failed"].samples if s.name.endswith("_count")]
+        assert [(s.labels["dag_id"], s.labels["run_type"]) for s in failed] == [(dag, "manual")]
+        # The name PromQL sees (the parser above adds _total to counters' samples).
+        assert f'airflow_ti_finish{{dag_id="{dag}",state="failed",task_id="train"}} 1' in metrics
+        assert "airflow_scheduler_heartbeat" in families

@@ -42,6 +42,27 @@ def test_ensure_database_creates_a_user_limited_to_its_database(mysql_server: My
     assert name in visible and "mysql" not in visible
 
 
+def test_the_monitor_account_reads_server_status_and_no_rows(mysql_server: MySQLServer) -> None:
+    user, data = f"mon_{uuid.uuid4().hex[:8]}", f"svc_{uuid.uuid4().hex[:8]}"
+    with root(mysql_server) as conn:
+        mysql.ensure_database(conn, data, data, new_password())
+        mysql.ensure_monitor(conn, user, new_password())
+        password = new_password()
+        assert mysql.ensure_monitor(conn, user, password) == {"user": user}  # again: a rotated password
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT max_user_connections FROM mysql.user WHERE user = %s", (user,))
+            assert cursor.fetchone() == (mysql.MONITOR_CONNECTIONS,)
+    with mysql.connect(mysql_server.host, mysql_server.port, user, password) as conn, conn.cursor() as cursor:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Threads_connected'")
+        assert cursor.fetchone()
+        cursor.execute("SELECT COUNT(*) FROM performance_schema.threads")
+        assert cursor.fetchone()
+        cursor.execute("SHOW DATABASES")
+        assert data not in {row[0] for row in cursor.fetchall()}
+        with pytest.raises(pymysql.err.OperationalError, match="denied"):
+            cursor.execute("SELECT * FROM mysql.user")
+
+
 def test_ensure_database_twice_changes_nothing_but_applies_a_new_password(mysql_server: MySQLServer) -> None:
     name, first, second = f"svc_{uuid.uuid4().hex[:8]}", new_password(), new_password()
     with root(mysql_server) as conn:

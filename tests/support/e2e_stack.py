@@ -180,7 +180,8 @@ def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
     )
     # Retained volumes need passwords that outlive destroy: a seed, as scripts/up.sh sets.
     stack.set_config("secretSeed", auto.ConfigValue(value=secrets.token_urlsafe(32), secret=True))
-    for key, port in zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True):
+    ports = dict(zip(PORT_KEYS, free_ports(len(PORT_KEYS)), strict=True))
+    for key, port in ports.items():
         stack.set_config(key, auto.ConfigValue(value=str(port)), path=True)
     try:
         yield stack
@@ -189,6 +190,7 @@ def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
             stack.destroy(on_output=print)
         finally:
             remove_docker_objects(volumes=True)
+            remove_images(ports["registry.port"])
 
 
 def docker(*args: str) -> str:
@@ -220,6 +222,15 @@ def remove_docker_objects(volumes: bool) -> None:
     if volumes:
         for name in stack_volumes():
             docker("volume", "rm", name)
+
+
+def remove_images(registry_port: int) -> None:
+    """Images this run made: the program's derived images (named after its stack) and what its
+    builds tagged for its registry (`localhost:<its port>/...`, pushed from the host's engine)."""
+    for reference in (f"{PREFIX}-*", f"localhost:{registry_port}/*"):
+        out = docker("images", "--filter", f"reference={reference}", "--format", "{{.Repository}}:{{.Tag}}")
+        for image in sorted(set(out.split())):
+            subprocess.run(["docker", "rmi", "--force", image], capture_output=True, text=True, check=False)
 
 
 def inspect(name: str) -> dict[str, Any]:

@@ -76,8 +76,8 @@ def test_airflow_sends_statsd_to_its_exporter_which_it_waits_for(dev: Evaluation
         assert env["AIRFLOW__METRICS__STATSD_ON"] == "True" and env["AIRFLOW__METRICS__STATSD_HOST"] == "airflow-statsd"
         assert env["AIRFLOW__METRICS__STATSD_PORT"] == "9125"
         assert dev.depends_on(dev.named(process), exporter), process
-    command = plain(exporter.inputs["command"])
-    assert "--statsd.mapping-config=/etc/statsd-exporter/mapping.yml" in command
+    scheduler = env_of(dev.named("airflow-scheduler"))
+    assert scheduler["AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED"] == "True"  # tags as labels
     assert env_of(dev.named("minio-server"))["MINIO_PROMETHEUS_AUTH_TYPE"] == "public"
 
 
@@ -93,13 +93,13 @@ def test_the_mysql_exporter_logs_in_as_its_own_account_from_a_file() -> None:
     assert _plaintext_paths(exporter.inputs, MONITOR_PASSWORD) == []
     assert not _contains(exporter.inputs.get("command"), MONITOR_PASSWORD)
     [my_cnf] = plain(exporter.inputs["uploads"])
-    assert "user=mlops-monitor\n" in my_cnf["content"] and "host=mysql\n" in my_cnf["content"]
+    assert "user=mlops_monitor\n" in my_cnf["content"] and "host=mysql\n" in my_cnf["content"]
     assert plain(exporter.inputs["command"]) == [
         "--config.my-cnf=/etc/mysqld-exporter/my.cnf",
         "--no-collect.slave_status",
     ]
     account = plain(dev.named("mysql-monitor-account").inputs["environment"])
-    assert account["DB_USER"] == "mlops-monitor"
+    assert account["DB_USER"] == "mlops_monitor"
     assert dev.depends_on(exporter, dev.named("mysql-monitor-account"))
 
 
