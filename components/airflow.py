@@ -272,9 +272,9 @@ class Airflow(pulumi.ComponentResource):
         self.statsd = self._statsd_exporter(name, args) if stack.monitored else None
         if self.statsd is not None:  # Airflow resolves the exporter's name when it starts
             common_env = pulumi.Output.secret(
-                common_env.apply(
-                    lambda env: [
-                        *env,
+                pulumi.Output.all(common_env, self.statsd.id).apply(
+                    lambda values: [
+                        *values[0],
                         "AIRFLOW__METRICS__STATSD_ON=True",
                         f"AIRFLOW__METRICS__STATSD_HOST={STATSD_ALIAS}",
                         f"AIRFLOW__METRICS__STATSD_PORT={STATSD_PORT}",
@@ -284,6 +284,9 @@ class Airflow(pulumi.ComponentResource):
                         # names (the DAG id inside the name) only duplicate them.
                         "AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED=True",
                         "AIRFLOW__METRICS__LEGACY_NAMES_ON=False",
+                        # Its client resolves the exporter's address once: a new exporter
+                        # container (a new address) restarts Airflow's.
+                        f"MLOPS_STATSD_EXPORTER={values[1]}",
                     ]
                 )
             )

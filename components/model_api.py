@@ -90,7 +90,9 @@ def _replica_ports(settings: Mapping[str, Any], ports: Mapping[str, int]) -> dic
 
 SPEC = ServiceSpec(
     name="modelApi",
-    image=mlflow.SPEC.image,  # the base of images/model-api: MLflow's client and the model's libraries
+    # The base of images/model-api (MLflow's client, the model's libraries): MLflow's pin; a
+    # mirror set for mlflow.image is set here too.
+    image=mlflow.SPEC.image,
     ports={"port": 8000},
     memory_mb=768,
     secrets=("mlflowModelApiPassword",),
@@ -138,7 +140,7 @@ class ModelApi(pulumi.ComponentResource):
     password: pulumi.Output[str]
 
     def __init__(self, name: str, args: ModelApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:modelapi:ModelApi", name, None, opts)
+        super().__init__("mlops:model_api:ModelApi", name, None, opts)
         stack, service, tracking = args.stack, args.service, args.mlflow
         replicas: int = service.settings["replicas"]
         self.host_urls = [f"http://{stack.host_address}:{service.port + i}" for i in range(replicas)]

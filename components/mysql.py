@@ -175,14 +175,14 @@ class MySQL(pulumi.ComponentResource):
             image=local_image(f"{name}-exporter-image", args.service.settings["exporterImage"], self),
             network=args.network,
             alias=EXPORTER_ALIAS,
-            # MySQL 9 has no SHOW SLAVE STATUS; the stack runs no replica anyway.
+            # MySQL 8.4 and 9 have no SHOW SLAVE STATUS; the stack runs no replica anyway.
             command=[f"--config.my-cnf={EXPORTER_CONFIG}", "--no-collect.slave_status"],
             uploads=[
                 docker.ContainerUploadArgs(
                     file=EXPORTER_CONFIG, content=pulumi.Output.secret(password.apply(exporter_config))
                 )
             ],
-            health=[f"wget -qO- http://localhost:{EXPORTER_PORT}/metrics >/dev/null"],
+            health=[f"wget -qO- http://localhost:{EXPORTER_PORT}/ >/dev/null"],  # its page: no scrape of MySQL
             start_period=10,
             drop_capabilities=True,
             memory_mb=EXPORTER_MEMORY_MB,

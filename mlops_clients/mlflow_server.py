@@ -15,8 +15,8 @@
 `python -m mlops_clients.mlflow_server grant-model-api` (the model API's one-shot
 `modelapi-grant` container, once the server is up): the API's own account, through the
 server's REST API as the admin, with READ on the served model and on the training
-experiment, which it creates if no training ran yet (then the pipeline account is given
-MANAGE on it, as if it had created it).
+experiment, which it creates if no training ran yet (the pipeline account gets MANAGE on
+it, as if it had created it).
 
 Runs in the stack's MLflow image (MLflow, SQLAlchemy, PyMySQL, requests); nothing else is imported.
 """
@@ -172,9 +172,11 @@ def grant_model_api() -> dict[str, Any]:
     if "error_code" in existing:
         created = admin.call("POST", "/api/2.0/mlflow/experiments/create", {"name": experiment})
         experiment_id = str(created["experiment_id"])
-        admin.grant(pipeline, "experiment", experiment_id, "MANAGE")
     else:
         experiment_id = str(existing["experiment"]["experiment_id"])
+    # Every run, not only after creating it: a run that died in between must not leave the
+    # training job without its experiment ("kept" when the pipeline account made it itself).
+    admin.grant(pipeline, "experiment", experiment_id, "MANAGE")
     return {
         "account": account_done,
         "experiment": admin.grant(user, "experiment", experiment_id, "READ"),

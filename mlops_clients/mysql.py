@@ -100,11 +100,9 @@ def ensure_database(
     return {"database": database, "user": user}
 
 
-# What mysqld_exporter's default collectors read (its README's grants), and no table's rows.
-MONITOR_GRANTS = (
-    "GRANT PROCESS, REPLICATION CLIENT ON *.* TO '{user}'@'%%'",
-    "GRANT SELECT ON performance_schema.* TO '{user}'@'%%'",
-)
+# What mysqld_exporter's default collectors read (global status and variables, InnoDB's
+# compression tables): no table's rows, and not performance_schema (other sessions' SQL).
+MONITOR_GRANTS = ("GRANT PROCESS, REPLICATION CLIENT ON *.* TO '{user}'@'%%'",)
 MONITOR_CONNECTIONS = 3
 
 

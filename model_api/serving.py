@@ -25,6 +25,7 @@ MODEL_VERSION_INFO = Gauge(
 LOAD_FAILURES = Gauge(
     "model_api_consecutive_load_failures", "Failed lookups and loads since the target last served", ["name"]
 )
+LOAD_OUTCOMES = ("loaded", "load_failed", "lookup_failed")
 LOADS = Counter(
     "model_api_loads_total", "Lookups and loads, by outcome (loaded, load_failed, lookup_failed)", ["name", "outcome"]
 )
@@ -40,6 +41,8 @@ class ModelServer:
         self.last_error: str | None = None  # what /health shows: no MLflow answer, no host
         for gauge in (LOAD_FAILURES, MODEL_LOADED):  # a series from the start, so `== 0` alerts work
             gauge.labels(settings.model).set(0)
+        for outcome in LOAD_OUTCOMES:  # at 0 from the start, so `increase` sees the first failure
+            LOADS.labels(settings.model, outcome)
         self._failed: dict[int, str] = {}  # versions that failed: not downloaded again
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

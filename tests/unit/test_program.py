@@ -27,7 +27,7 @@ COMPONENTS = {
     "mlops:jenkins:Jenkins",
     "mlops:airflow:Airflow",
     "mlops:registry:Registry",
-    "mlops:modelapi:ModelApi",
+    "mlops:model_api:ModelApi",
     "mlops:prometheus:Prometheus",
     "mlops:grafana:Grafana",
 }
