@@ -269,7 +269,7 @@ build_dockerfile_image() {
   local old_id; old_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
   log "$name: docker build -> $tag (log: $CACHE_DIR/logs/$name.log)"
   mkdir -p "$CACHE_DIR/logs"
-  if ! docker build --network "$BUILD_NETWORK" "${BUILD_ARGS[@]}" \
+  if ! docker build --force-rm --network "$BUILD_NETWORK" "${BUILD_ARGS[@]}" \
         --build-arg "BASE_IMAGE=${TAGS[debian]}" \
         --label "$HASH_LABEL=$hash" -t "$tag" "$ctx" >"$CACHE_DIR/logs/$name.log" 2>&1; then
     tail -n 40 "$CACHE_DIR/logs/$name.log" >&2
