@@ -13,6 +13,7 @@ network); replica i is published on `port + i - 1`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -90,8 +91,8 @@ def _replica_ports(settings: Mapping[str, Any], ports: Mapping[str, int]) -> dic
 
 SPEC = ServiceSpec(
     name="modelApi",
-    # The base of images/model-api (MLflow's client, the model's libraries): MLflow's pin; a
-    # mirror set for mlflow.image is set here too.
+    # The base of images/model-api (MLflow's client, the model's libraries). Left at this
+    # default, the MLflow service's configured image is used (a mirror set once applies to both).
     image=mlflow.SPEC.image,
     ports={"port": 8000},
     memory_mb=768,
@@ -234,4 +235,7 @@ class ModelApi(pulumi.ComponentResource):
 def deploy(stack: StackConfig, platform: Platform, opts: pulumi.ResourceOptions) -> ModelApi:
     """Built from the core platform when `modelApi.enabled` (components/platform.py `LEAVES`)."""
     tracking = needed(platform.mlflow, "modelApi", "mlflow")
-    return ModelApi("modelapi", ModelApiArgs(stack, stack.services[SPEC.name], platform.network.name, tracking), opts)
+    service = stack.services[SPEC.name]
+    if service.image == SPEC.image:
+        service = dataclasses.replace(service, image=stack.services[mlflow.SPEC.name].image)
+    return ModelApi("modelapi", ModelApiArgs(stack, service, platform.network.name, tracking), opts)

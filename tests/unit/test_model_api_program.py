@@ -82,6 +82,15 @@ def test_bad_model_api_settings_are_refused_naming_the_key(settings: dict[str, A
     assert any(problem in p for p in raised.value.problems), raised.value.problems
 
 
+def test_it_builds_on_mlflows_configured_image_unless_told_otherwise() -> None:
+    mirrored = evaluate({**BASE_CONFIG, "mlflow": {"image": "mirror.local/mlflow/mlflow:v3.17.2"}})
+    assert plain(mirrored.named("modelapi-image").inputs["build"]["buildArgs"]) == {
+        "MLFLOW_IMAGE": "mirror.local/mlflow/mlflow:v3.17.2"
+    }
+    own = evaluate({**BASE_CONFIG, "modelApi": {"image": "other.local/mlflow:3"}})
+    assert plain(own.named("modelapi-image").inputs["build"]["buildArgs"]) == {"MLFLOW_IMAGE": "other.local/mlflow:3"}
+
+
 def test_it_needs_mlflow() -> None:
     with pytest.raises(ConfigError) as raised:
         evaluate({**BASE_CONFIG, "mlflow": {"enabled": False}})
