@@ -32,19 +32,34 @@ EXPECTED_CONTAINERS = [
         "airflow-dag-processor",
         "airflow-init",
         "airflow-scheduler",
+        "airflow-statsd",
         "airflow-triggerer",
         "gitbucket",
         "minio",
         "mlflow",
+        "mlflow-metrics",
         "mlflow-prepare",
+        "model-api-1",
+        "modelapi-grant",
         "mysql",
+        "mysql-exporter",
         "phpmyadmin",
+        "prometheus",
         "registry",
     )
 ]
+ONE_SHOT = ("airflow-init", "mlflow-prepare", "modelapi-grant")
 EXPECTED_VOLUMES = [
     f"{e2e.PREFIX}-{n}"
-    for n in ("airflow-logs", "gitbucket-data", "minio-data", "mlflow-auth", "mysql-data", "registry-data")
+    for n in (
+        "airflow-logs",
+        "gitbucket-data",
+        "minio-data",
+        "mlflow-auth",
+        "mysql-data",
+        "prometheus-data",
+        "registry-data",
+    )
 ]
 
 
@@ -79,7 +94,7 @@ def test_lifecycle(stack: auto.Stack, tmp_path: Path) -> None:
     assert e2e.stack_containers() == EXPECTED_CONTAINERS
     for name in EXPECTED_CONTAINERS:
         state = e2e.inspect(name)["State"]
-        if name.endswith(("airflow-init", "mlflow-prepare")):
+        if name.endswith(ONE_SHOT):
             assert (state["Status"], state["ExitCode"]) == ("exited", 0), state
         else:
             assert state["Health"]["Status"] == "healthy", (name, state["Health"])
