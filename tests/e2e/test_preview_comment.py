@@ -57,11 +57,12 @@ def test_the_comment_of_live_previews(stack: auto.Stack) -> None:
 
         # A volume is kept on delete by the state's `retainOnDelete`: that is the setting a delete
         # obeys, so volumes stop being retained with an `up` (README, Teardown). Then MLflow
-        # disabled: its user store would be lost.
+        # (and the model API, which needs it) disabled: its user store would be lost.
         stack.set_config(port_key, auto.ConfigValue(value=str(old_port)), path=True)
         stack.set_config("retainVolumes", auto.ConfigValue(value="false"))
         stack.up(on_output=print)
         stack.set_config("mlflow.enabled", auto.ConfigValue(value="false"), path=True)
+        stack.set_config("modelApi.enabled", auto.ConfigValue(value="false"), path=True)  # it needs MLflow
         lost = preview_comment(stack)
         assert lost.returncode == 2, lost.stderr[-2000:]
         assert "LOST" in lost.stdout and "mlflow-auth" in lost.stdout, lost.stdout[:3000]
@@ -73,6 +74,7 @@ def test_the_comment_of_live_previews(stack: auto.Stack) -> None:
         stack.set_config(port_key, auto.ConfigValue(value=str(old_port)), path=True)
         stack.set_config("retainVolumes", auto.ConfigValue(value="true"))
         stack.remove_config("mlflow.enabled", path=True)
+        stack.remove_config("modelApi.enabled", path=True)
         stack.up(on_output=print)
     again = preview_comment(stack)
     assert again.returncode == 0 and f"- **{stack.name}**: no changes" in again.stdout, again.stdout[:2000]
