@@ -14,12 +14,15 @@ from components.config import STACK_NAME, StackConfig
 from components.files import JENKINS_IMAGE_CONTEXT
 from components.gitbucket import GitBucket, GitRepository
 from components.registry import ImageRegistry
-from components.spec import ServiceConfig, ServiceSpec, Setting
+from components.spec import ScrapeJob, ScrapeLogin, ServiceConfig, ServiceSpec, Setting
 from mlops_clients.contracts import HookEvent, check_repo_name
 
 ALIAS = "jenkins"
 INTERNAL_PORT = 8080
 ADMIN_USER = "admin"
+MONITOR_USER = "mlops-monitor"  # Prometheus' login (JCasC: Metrics/View only)
+METRICS_PATH = "/prometheus/"  # the Prometheus plugin's endpoint (prometheusConfiguration.path)
+JOB = "jenkins"  # its Prometheus job
 PIPELINE_JOB = "de_datapreprocessing_pipeline"
 DOCKER_SOCKET = "/var/run/docker.sock"
 # A first boot (empty home) unpacks and loads about 60 plugins (images/jenkins/plugins.txt,
@@ -86,12 +89,14 @@ SPEC = ServiceSpec(
     image="jenkins/jenkins:2.568.2-lts-jdk21",
     ports={"port": 8090},  # GitBucket, Jenkins and Airflow all listen on 8080 inside
     memory_mb=2048,
-    secrets=("jenkinsAdminPassword", "gitbucketPreviewPassword"),
+    secrets=("jenkinsAdminPassword", "jenkinsMonitorPassword", "gitbucketPreviewPassword"),
     needs=(gitbucket.SPEC, registry.SPEC),  # builds the seeded repo, pushes its image
     outputs=(
         "jenkinsUrl",
         "jenkinsAdminUser",
         "jenkinsAdminPassword",
+        "jenkinsMonitorUser",
+        "jenkinsMonitorPassword",
         "jenkinsPipelineUrl",
         "previewRepoCloneUrl",
         "previewAgentDir",
@@ -138,6 +143,8 @@ class Jenkins(pulumi.ComponentResource):
     host_url: str
     admin_user: str
     admin_password: pulumi.Output[str]
+    monitor_user: str
+    monitor_password: pulumi.Output[str]
     pipeline_url: str
     preview_repo: GitRepository | None  # with jenkins.previewRepo set
     preview_agent_dir: str
@@ -152,6 +159,9 @@ class Jenkins(pulumi.ComponentResource):
         self.host_url = f"http://{stack.host_address}:{service.port}"
         self.admin_user = ADMIN_USER
         self.admin_password = secret_password(f"{name}-admin-password", "jenkinsAdminPassword", stack, self)
+        self.monitor_user = MONITOR_USER
+        self.monitor_password = secret_password(f"{name}-monitor-password", "jenkinsMonitorPassword", stack, self)
+        self.monitored = stack.monitored
         self.pipeline_url = f"{self.host_url}/job/{PIPELINE_JOB}/"
 
         self.preview_repo = self._preview_repo(name, args)
@@ -172,10 +182,13 @@ class Jenkins(pulumi.ComponentResource):
                 args.gitbucket.automation_password,
                 registry_environment(args.registry),
                 self.preview_password or "",
+                self.monitor_password,
             ).apply(
                 lambda secrets: [
                     f"JENKINS_ADMIN_ID={ADMIN_USER}",
                     f"JENKINS_ADMIN_PASSWORD={secrets[0]}",
+                    f"JENKINS_MONITOR_ID={MONITOR_USER}",
+                    f"JENKINS_MONITOR_PASSWORD={secrets[4]}",
                     f"JENKINS_URL={self.host_url}/",
                     f"GITBUCKET_AUTOMATION_USER={args.gitbucket.automation_user}",
                     f"GITBUCKET_AUTOMATION_PASSWORD={secrets[1]}",
@@ -263,11 +276,20 @@ class Jenkins(pulumi.ComponentResource):
         """The git plugin's push notification: re-scans every job whose remote is this repo's URL."""
         return f"{self.internal_url}/git/notifyCommit?url={repo.internal_clone_url}"
 
+    def scrape_jobs(self) -> list[ScrapeJob]:
+        """The Prometheus plugin's endpoint, which answers the monitor account only."""
+        if not self.monitored:
+            return []
+        login = ScrapeLogin(self.monitor_user, self.monitor_password)
+        return [ScrapeJob(JOB, (f"{ALIAS}:{INTERNAL_PORT}",), METRICS_PATH, login)]
+
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {
             "jenkinsUrl": self.host_url,
             "jenkinsAdminUser": self.admin_user,
             "jenkinsAdminPassword": self.admin_password,
+            "jenkinsMonitorUser": self.monitor_user,
+            "jenkinsMonitorPassword": self.monitor_password,
             "jenkinsPipelineUrl": self.pipeline_url,
             # Where users push this project, so that its pull requests are previewed.
             **(

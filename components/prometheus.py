@@ -31,6 +31,7 @@ INTERNAL_PORT = 9090
 CONFIG_FILE = "/etc/prometheus/prometheus.yml"
 RULES_FILE = "/etc/prometheus/rules/alerts.yml"
 RULES_SOURCE = PROJECT_DIR / "monitoring" / "alerts.yml"
+SECRETS_DIR = "/etc/prometheus/secrets"
 DATA_DIR = "/prometheus"  # the official image's, owned by nobody (65534), its user
 _DURATION = re.compile(r"([0-9]+(ms|s|m|h|d|w|y))+")  # Prometheus' duration syntax
 
@@ -59,6 +60,19 @@ class Scraped(Protocol):
     def scrape_jobs(self) -> Sequence[ScrapeJob]: ...
 
 
+def password_file(job: ScrapeJob) -> str:
+    """Where a job's scrape password is uploaded: prometheus.yml names the file, never the password."""
+    return f"{SECRETS_DIR}/{job.job}"
+
+
+def _scrape(job: ScrapeJob) -> dict[str, Any]:
+    scrape: dict[str, Any] = {"job_name": job.job, "metrics_path": job.path}
+    if job.login is not None:
+        scrape["basic_auth"] = {"username": job.login.username, "password_file": password_file(job)}
+    scrape["static_configs"] = [{"targets": list(job.targets)}]
+    return scrape
+
+
 def scrape_config(jobs: Sequence[ScrapeJob], interval: str) -> str:
     """prometheus.yml: itself and the given jobs, the rules file; no credential in it."""
     names = [job.job for job in jobs]
@@ -69,10 +83,7 @@ def scrape_config(jobs: Sequence[ScrapeJob], interval: str) -> str:
         "rule_files": [RULES_FILE],
         "scrape_configs": [
             {"job_name": "prometheus", "static_configs": [{"targets": [f"localhost:{INTERNAL_PORT}"]}]},
-            *(
-                {"job_name": job.job, "metrics_path": job.path, "static_configs": [{"targets": list(job.targets)}]}
-                for job in jobs
-            ),
+            *(_scrape(job) for job in jobs),
         ],
     }
     return yaml.safe_dump(config, sort_keys=False)
@@ -115,6 +126,13 @@ class Prometheus(pulumi.ComponentResource):
                     file=CONFIG_FILE, content=scrape_config(args.jobs, service.settings["scrapeInterval"])
                 ),
                 docker.ContainerUploadArgs(file=RULES_FILE, content=RULES_SOURCE.read_text()),
+                *(
+                    docker.ContainerUploadArgs(
+                        file=password_file(job), content=pulumi.Output.secret(job.login.password)
+                    )
+                    for job in args.jobs
+                    if job.login is not None
+                ),
             ],
             mounts=[Mount(data.name, DATA_DIR)],
             published=[Published(INTERNAL_PORT, service.port)],

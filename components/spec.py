@@ -63,6 +63,14 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class ScrapeLogin:
+    """An account a service's metrics endpoint wants (HTTP Basic): the password a secret Output."""
+
+    username: str
+    password: Any  # pulumi.Output[str]; this module stays free of Pulumi
+
+
+@dataclass(frozen=True)
 class ScrapeJob:
     """What Prometheus scrapes of a service: `host:port` targets on the stack network, one path.
 
@@ -73,6 +81,7 @@ class ScrapeJob:
     job: str
     targets: tuple[str, ...]
     path: str = "/metrics"
+    login: ScrapeLogin | None = None
 
 
 MONITORING = "prometheus"  # the service whose being enabled makes the others expose their metrics

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from components.jenkins import CASC as CASC_DIR
-from components.jenkins import PREVIEW_CASC, PREVIEW_JENKINSFILE
+from components.jenkins import METRICS_PATH, PREVIEW_CASC, PREVIEW_JENKINSFILE
 from tests.unit.conftest import BASE_CONFIG, Evaluation, env_of, evaluate, plain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,3 +143,17 @@ def test_the_image_has_the_buildx_plugin_where_the_docker_cli_looks() -> None:
     copies = re.findall(r"^COPY --from=docker-cli (\S+) (\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
     plugin = "/usr/local/libexec/docker/cli-plugins/docker-buildx"  # as in docker-library/docker's cli image
     assert (plugin, plugin) in copies and ("/usr/local/bin/docker", "/usr/local/bin/docker") in copies
+
+
+def test_only_the_admin_administers_and_the_monitor_account_may_only_read_metrics(dev: Evaluation) -> None:
+    env = container_env(dev)
+    entries = casc()["jenkins"]["authorizationStrategy"]["globalMatrix"]["entries"]
+    grants = {entry["user"]["name"]: entry["user"]["permissions"] for entry in entries}
+    assert grants == {"${JENKINS_ADMIN_ID}": ["Overall/Administer"], "${JENKINS_MONITOR_ID}": ["Metrics/View"]}
+    assert env["JENKINS_ADMIN_ID"] != env["JENKINS_MONITOR_ID"]
+    users = [user["id"] for user in casc()["jenkins"]["securityRealm"]["local"]["users"]]
+    assert users == ["${JENKINS_ADMIN_ID}", "${JENKINS_MONITOR_ID}"]
+    assert casc()["jenkins"]["securityRealm"]["local"]["allowsSignup"] is False
+    # The plugin's endpoint answers a login with Metrics/View only; else it would be anonymous.
+    metrics = casc()["unclassified"]["prometheusConfiguration"]
+    assert metrics["useAuthenticatedEndpoint"] is True and f"/{metrics['path']}/" == METRICS_PATH

@@ -36,6 +36,8 @@ USES: tuple[tuple[str, str, str], ...] = (
     ("jenkins.yaml", "git {", "git"),
     ("jenkins.yaml", "periodicFolderTrigger", "cloudbees-folder"),
     ("jenkins.yaml", "discardOldItems", "cloudbees-folder"),
+    ("jenkins.yaml", "globalMatrix:", "matrix-auth"),
+    ("jenkins.yaml", "prometheusConfiguration:", "prometheus"),
     ("jenkins.py", "/git/notifyCommit", "git"),
     ("Jenkinsfile", "pipeline {", "pipeline-model-definition"),
     ("Jenkinsfile", "when {", "pipeline-model-definition"),

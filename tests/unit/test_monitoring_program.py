@@ -39,6 +39,7 @@ def test_prometheus_scrapes_every_enabled_service_on_the_network_only(dev: Evalu
         "registry": (["registry:5001"], "/metrics"),
         "airflow": (["airflow-statsd:9102"], "/metrics"),
         "model-api": (["model-api-1:8000"], "/metrics"),
+        "jenkins": (["jenkins:8080"], "/prometheus/"),
     }
     # Every alert's job exists: the rules and the generated config agree.
     used = set(re.findall(r'job="([^"]+)"', prometheus.RULES_SOURCE.read_text()))
@@ -54,7 +55,7 @@ def test_prometheus_scrapes_every_enabled_service_on_the_network_only(dev: Evalu
 
 def test_a_disabled_service_is_no_target_and_without_prometheus_nothing_is_exposed() -> None:
     without_api = evaluate({**BASE_CONFIG, "modelApi": {"enabled": False}, "airflow": {"enabled": False}})
-    assert set(scrape_jobs(without_api)) == {"prometheus", "mysql", "minio", "mlflow", "registry"}
+    assert set(scrape_jobs(without_api)) == {"prometheus", "mysql", "minio", "mlflow", "registry", "jenkins"}
     off = evaluate({**BASE_CONFIG, "prometheus": {"enabled": False}, "grafana": {"enabled": False}})
     names = {r.name for r in off.resources.values()}
     assert not names & {
@@ -101,6 +102,25 @@ def test_the_mysql_exporter_logs_in_as_its_own_account_from_a_file() -> None:
     account = plain(dev.named("mysql-monitor-account").inputs["environment"])
     assert account["DB_USER"] == "mlops_monitor"
     assert dev.depends_on(exporter, dev.named("mysql-monitor-account"))
+
+
+JENKINS_MONITOR_PASSWORD = "mock-secret-jenkins-monitor-password"
+
+
+def test_jenkins_is_scraped_with_its_monitor_account_from_a_password_file(dev: Evaluation) -> None:
+    job = scrape_jobs(dev)["jenkins"]
+    assert job["basic_auth"] == {"username": "mlops-monitor", "password_file": "/etc/prometheus/secrets/jenkins"}
+    server = dev.named("prometheus-server")
+    uploads = {u["file"]: u["content"] for u in plain(server.inputs["uploads"])}
+    assert uploads["/etc/prometheus/secrets/jenkins"] == JENKINS_MONITOR_PASSWORD
+    assert JENKINS_MONITOR_PASSWORD not in uploads[prometheus.CONFIG_FILE]
+    holders = sorted(r.name for r in dev.of_type(CONTAINER) if _contains(r.inputs, JENKINS_MONITOR_PASSWORD))
+    assert holders == ["jenkins-server", "prometheus-server"]
+    for name in holders:
+        assert _plaintext_paths(dev.named(name).inputs, JENKINS_MONITOR_PASSWORD) == [], name
+    env = env_of(dev.named("jenkins-server"))
+    assert (env["JENKINS_MONITOR_ID"], env["JENKINS_MONITOR_PASSWORD"]) == ("mlops-monitor", JENKINS_MONITOR_PASSWORD)
+    assert dev.outputs["jenkinsMonitorUser"] == "mlops-monitor" and is_secret(dev.outputs["jenkinsMonitorPassword"])
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,7 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
             "gitbucketRootPassword",
             "gitbucketAutomationPassword",
             "jenkinsAdminPassword",
+            "jenkinsMonitorPassword",
             "airflowAdminPassword",
             "registryPassword",
             "mlflowAdminPassword",
