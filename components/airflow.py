@@ -1,4 +1,9 @@
-"""Airflow 3: scheduler, API server, DAG processor and triggerer on MySQL, LocalExecutor."""
+"""Airflow 3: scheduler, API server, DAG processor and triggerer on MySQL.
+
+Tasks run in the scheduler (LocalExecutor, the default) or on Celery workers
+(`airflow.executor: celery`, Redis as the broker, results in Airflow's MySQL
+database).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from components import mysql
+from components import mysql, redis
 from components.base import (
     EXPORTER_MEMORY_MB,
     Mount,
@@ -30,8 +35,9 @@ from components.gitbucket import GitBucket, GitRepository
 from components.minio import Minio, S3ServiceUser
 from components.mlflow import MLflow
 from components.mysql import MySQL, ServiceDatabase
+from components.redis import Redis
 from components.registry import ImageRegistry
-from components.spec import ScrapeJob, ServiceConfig, ServiceSpec, Setting
+from components.spec import ScrapeJob, ServiceConfig, ServiceSpec, Setting, needed
 from dags.mlops_contract import ConnId, Env, connection_variable
 
 ALIAS = "airflow"
@@ -39,6 +45,53 @@ INTERNAL_PORT = 8080
 SCHEDULER_HEALTH_PORT = 8974
 ADMIN_USER = "admin"
 DOCKER_SOCKET = "/var/run/docker.sock"
+LOCAL_EXECUTOR, CELERY_EXECUTOR = "local", "celery"
+EXECUTORS = {LOCAL_EXECUTOR: "LocalExecutor", CELERY_EXECUTOR: "CeleryExecutor"}
+MAIN_HOST = "main"  # a worker host entry for the stack's own Docker host
+WORKER_HOST_KEYS = frozenset({"host", "workers"})
+MAX_WORKERS_PER_HOST = 16
+DEFAULT_WORKER_HOSTS = ({"host": MAIN_HOST, "workers": 1},)
+
+
+def _executor_problem(value: Any) -> str | None:
+    return None if value in EXECUTORS else f"must be one of {', '.join(EXECUTORS)}, got {value!r}"
+
+
+def _worker_hosts_problem(value: Any) -> str | None:
+    if not isinstance(value, list) or not value:
+        return f"must be a non-empty list of {{host, workers}} entries, got {value!r}"
+    hosts: list[str] = []
+    for index, entry in enumerate(value):
+        where = f"entry {index + 1}"
+        if not isinstance(entry, Mapping) or set(entry) - WORKER_HOST_KEYS or "host" not in entry:
+            return f"{where} must be an object with keys host and workers, got {entry!r}"
+        host, workers = entry["host"], entry.get("workers", 1)
+        if host != MAIN_HOST:
+            # Workers on further engines (ssh://, tcp:// with TLS) come with issue 15's second part.
+            return (
+                f"{where}: host {host!r} is not supported: only '{MAIN_HOST}' (the stack's own Docker host) runs "
+                "workers so far"
+            )
+        if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS_PER_HOST:
+            return f"{where}: workers must be a whole number from 1 to {MAX_WORKERS_PER_HOST}, got {workers!r}"
+        if host in hosts:
+            return f"{where}: host {host!r} is listed twice"
+        hosts.append(host)
+    return None
+
+
+def _settings_problems(settings: Mapping[str, Any]) -> list[str]:
+    if settings["executor"] != CELERY_EXECUTOR and settings["workerHosts"] != list(DEFAULT_WORKER_HOSTS):
+        return [f"'airflow.workerHosts' is set but 'airflow.executor' is {settings['executor']!r}: set it to celery"]
+    return []
+
+
+def _needs_for_settings(settings: Mapping[str, Any]) -> tuple[tuple[ServiceSpec, str], ...]:
+    if settings["executor"] == CELERY_EXECUTOR:
+        return ((redis.SPEC, "airflow.executor is celery"),)
+    return ()
+
+
 SPEC = ServiceSpec(
     name="airflow",
     image="apache/airflow:3.3.2",
@@ -51,7 +104,13 @@ SPEC = ServiceSpec(
     settings={
         # With Prometheus: Airflow's StatsD metrics, as Prometheus series.
         "statsdExporterImage": Setting("prom/statsd-exporter:v0.31.0", image_problem),
+        # Where tasks run: in the scheduler (local) or on Celery workers (celery).
+        "executor": Setting(LOCAL_EXECUTOR, _executor_problem),
+        # With celery: the Docker hosts that run workers, and how many on each.
+        "workerHosts": Setting(list(DEFAULT_WORKER_HOSTS), _worker_hosts_problem),
     },
+    settings_check=_settings_problems,
+    needs_for_settings=_needs_for_settings,
 )
 STATSD_ALIAS = "airflow-statsd"
 STATSD_PORT = 9125  # UDP, on the stack network only
@@ -95,6 +154,32 @@ sys.exit(0 if age is not None and age <= 60 else 1)
 """
 
 
+# A worker answers its own name on the broker (`airflow celery worker` names itself
+# celery@<hostname>): seconds of CPU per check, so checked less often than the others.
+WORKER_HEALTH = (
+    'celery --app airflow.providers.celery.executors.celery_executor.app inspect ping -d "celery@$HOSTNAME"'
+    " --timeout 10 >/dev/null"
+)
+WORKER_CONCURRENCY = 4  # task slots per worker: tasks are containers, the worker only waits on them
+
+
+def worker_count(settings: Mapping[str, Any]) -> int:
+    """Celery workers on the stack's own host (none with LocalExecutor)."""
+    if settings["executor"] != CELERY_EXECUTOR:
+        return 0
+    return sum(int(entry.get("workers", 1)) for entry in settings["workerHosts"] if entry["host"] == MAIN_HOST)
+
+
+def celery_environment(broker_url: str, sql_conn: str) -> list[str]:
+    """CeleryExecutor's settings: Redis as the broker, results in Airflow's own database."""
+    return [
+        f"AIRFLOW__CELERY__BROKER_URL={broker_url}",
+        # Celery's database backend takes a SQLAlchemy URL behind `db+`, the same driver.
+        f"AIRFLOW__CELERY__RESULT_BACKEND=db+{sql_conn}",
+        f"AIRFLOW__CELERY__WORKER_CONCURRENCY={WORKER_CONCURRENCY}",
+    ]
+
+
 @dataclass
 class AirflowArgs:
     """What Airflow runs on (MySQL) and, where enabled, what its pipelines are wired to."""
@@ -112,6 +197,7 @@ class AirflowArgs:
     registry: ImageRegistry | None = None
     mlflow: MLflow | None = None
     training_repo: GitRepository | None = None
+    redis: Redis | None = None  # the Celery broker, with `airflow.executor: celery`
 
     def ready(self) -> list[pulumi.Resource]:
         """What must exist before the DAG processor first parses the DAG repo (a repo's
@@ -249,12 +335,18 @@ class Airflow(pulumi.ComponentResource):
             "?charset=utf8mb4",
         )
         # Identical in every Airflow container: they share the database, keys and tokens.
+        executor = service.settings["executor"]
         wired = wiring_environment(args, stack.network_name)
+        if executor == CELERY_EXECUTOR:
+            broker = needed(args.redis, "airflow.executor celery", "redis")
+            wired = pulumi.Output.all(wired, broker.broker_url(), sql_conn).apply(
+                lambda values: [*values[0], *celery_environment(values[1], values[2])]
+            )
         common_env: pulumi.Output[list[str]] = pulumi.Output.secret(
             pulumi.Output.all(sql_conn, fernet_key, jwt_secret, api_secret, wired).apply(
                 lambda values: [
                     *values[4],
-                    "AIRFLOW__CORE__EXECUTOR=LocalExecutor",
+                    f"AIRFLOW__CORE__EXECUTOR={EXECUTORS[executor]}",
                     f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={values[0]}",
                     f"AIRFLOW__CORE__FERNET_KEY={values[1]}",
                     f"AIRFLOW__API_AUTH__JWT_SECRET={values[2]}",
@@ -313,10 +405,11 @@ class Airflow(pulumi.ComponentResource):
             suffix: str,
             health: str,
             published: tuple[Published, ...] = (),
-            host_mounts: tuple[tuple[str, str], ...] = (),
-            group_adds: list[str] | None = None,
+            docker_socket: bool = False,
             waits_for: Sequence[pulumi.Resource] = (),
             uploads: Sequence[docker.ContainerUploadArgs] | None = None,
+            command: Sequence[str] | None = None,
+            interval: int = 3,  # every check is cheap: readiness is seen within seconds
         ) -> docker.Container:
             return service_container(
                 f"{name}-{suffix}",
@@ -325,17 +418,17 @@ class Airflow(pulumi.ComponentResource):
                 image=image,
                 network=args.network,
                 alias=ALIAS if suffix == "api-server" else f"{ALIAS}-{suffix}",
-                command=["airflow", suffix],
+                command=command or ["airflow", suffix],
                 envs=process_env,
                 user="50000:0",
                 mounts=[log_mount],
                 health=[health],
                 start_period=120,
-                interval=3,  # every check is cheap: readiness is seen within seconds
+                interval=interval,
                 wait_timeout=420,
                 published=published,
-                host_mounts=host_mounts,
-                group_adds=group_adds,
+                host_mounts=((DOCKER_SOCKET, DOCKER_SOCKET),) if docker_socket else (),
+                group_adds=[str(stack.docker_socket_gid)] if docker_socket else None,
                 uploads=uploads,
                 drop_capabilities=True,  # runs as the airflow user from the start
                 opts=pulumi.ResourceOptions(
@@ -350,13 +443,23 @@ class Airflow(pulumi.ComponentResource):
             f"curl -fsS http://localhost:{INTERNAL_PORT}/api/v2/version",
             published=(Published(INTERNAL_PORT, service.port),),
         )
-        # LocalExecutor runs tasks inside the scheduler: it is the one that starts containers.
+        # Whatever runs the tasks starts their containers: the scheduler (LocalExecutor) or
+        # the Celery workers. Only it gets the Docker socket.
         self.scheduler = process(
             "scheduler",
             f"curl -fsS http://localhost:{SCHEDULER_HEALTH_PORT}/health",
-            host_mounts=((DOCKER_SOCKET, DOCKER_SOCKET),),
-            group_adds=[str(stack.docker_socket_gid)],
+            docker_socket=executor == LOCAL_EXECUTOR,
         )
+        self.workers = [
+            process(
+                f"worker-{number}",
+                WORKER_HEALTH,
+                command=["airflow", "celery", "worker"],
+                interval=30,
+                docker_socket=True,
+            )
+            for number in range(1, worker_count(service.settings) + 1)
+        ]
         # The only process that needs the seeded repos before it starts: it clones the DAG repo.
         self.dag_processor = process(
             "dag-processor",

@@ -257,6 +257,12 @@ def load(
             if services[spec.name].enabled and not services[needed.name].enabled and needed.replaced_by not in provided:
                 alternative = f" and '{needed.replaced_by}' is not set" if needed.replaced_by else ""
                 problems.append(f"{spec.name} is enabled but needs {needed.name}, which is disabled{alternative}")
+        if spec.needs_for_settings is not None and services[spec.name].enabled:
+            for needed, reason in spec.needs_for_settings(services[spec.name].settings):
+                if not services[needed.name].enabled:
+                    problems.append(
+                        f"{reason}: it needs {needed.name}, which is disabled (set {needed.name}.enabled true)"
+                    )
 
     registry_service = services.get("registry")
     if (

@@ -28,6 +28,7 @@ from components import (
     mysql,
     phpmyadmin,
     prometheus,
+    redis,
     registry,
 )
 from components.airflow import Airflow, AirflowArgs
@@ -38,6 +39,7 @@ from components.minio import Minio, MinioArgs, S3ServiceUser
 from components.mlflow import MLflow, MLflowArgs
 from components.mysql import MySQL, MySQLArgs
 from components.network import StackNetwork, StackNetworkArgs
+from components.redis import Redis, RedisArgs
 from components.registry import ExternalRegistry, ImageRegistry, Registry, RegistryArgs
 from components.spec import ServiceSpec, needed
 
@@ -68,6 +70,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     registry.SPEC,
     gitbucket.SPEC,
     jenkins.SPEC,
+    redis.SPEC,
     airflow.SPEC,
     *(leaf.spec for leaf in LEAVES),
 )
@@ -86,6 +89,7 @@ class Platform:
     dags_repo: GitRepository | None
     training_repo: GitRepository | None
     jenkins: Jenkins | None
+    redis: Redis | None
     airflow: Airflow | None
     # Services nothing else needs: only their outputs matter here.
     leaves: tuple[Exports, ...] = ()
@@ -93,7 +97,17 @@ class Platform:
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         """The stack outputs: where to log in, and with what (passwords as secrets)."""
         merged: dict[str, pulumi.Input[Any]] = {"network": self.network.name}
-        for service in (self.mysql, self.minio, self.mlflow, self.registry, self.gitbucket, self.jenkins, self.airflow):
+        services = (
+            self.mysql,
+            self.minio,
+            self.mlflow,
+            self.registry,
+            self.gitbucket,
+            self.jenkins,
+            self.redis,
+            self.airflow,
+        )
+        for service in services:
             if service is not None:
                 merged.update(service.outputs())
         for leaf in self.leaves:
@@ -175,6 +189,8 @@ def deploy(stack: StackConfig) -> Platform:
             opts,
         )
 
+    broker = Redis("redis", RedisArgs(*args_of("redis")), opts) if stack.enabled("redis") else None
+
     scheduler = None
     if stack.enabled("airflow"):
         server = needed(db_server, "airflow", "mysql")
@@ -192,6 +208,7 @@ def deploy(stack: StackConfig) -> Platform:
                 registry=image_registry,
                 mlflow=tracking,
                 training_repo=training_repo,
+                redis=broker,
             ),
             opts,
         )
@@ -208,6 +225,7 @@ def deploy(stack: StackConfig) -> Platform:
         dags_repo=dags_repo,
         training_repo=training_repo,
         jenkins=ci,
+        redis=broker,
         airflow=scheduler,
     )
     for leaf in LEAVES:

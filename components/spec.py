@@ -44,6 +44,9 @@ class ServiceSpec:
     memory_mb: int
     secrets: tuple[str, ...] = ()
     needs: tuple[ServiceSpec, ...] = ()
+    # Services its settings make it need (Airflow's CeleryExecutor needs Redis): from its
+    # validated settings, each with the reason config errors show.
+    needs_for_settings: Callable[[Mapping[str, Any]], tuple[tuple[ServiceSpec, str], ...]] | None = None
     outputs: tuple[str, ...] = ()
     enabled_by_default: bool = True
     uses_docker_socket: bool = False

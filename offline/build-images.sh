@@ -26,7 +26,7 @@ ROOT="$(dirname "$OFFLINE_DIR")"
 IMAGES_DIR="$OFFLINE_DIR/images"
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 HASH_LABEL=org.mlops-local.build-hash
-ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin mlflow gitbucket-fake prometheus statsd-exporter mysqld-exporter)
+ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin mlflow gitbucket-fake prometheus statsd-exporter mysqld-exporter redis)
 
 # MLOPS_IMAGE_PREFIX lets tests build into another namespace without touching
 # the images other users of this engine run.
@@ -43,6 +43,7 @@ declare -A TAGS=(
   [prometheus]=$PREFIX/prometheus:2.42
   [statsd-exporter]=$PREFIX/statsd-exporter:0.31.0
   [mysqld-exporter]=$PREFIX/mysqld-exporter:0.14
+  [redis]=$PREFIX/redis:7.0
 )
 
 log() { echo "[build-images] $*" >&2; }

@@ -3,13 +3,16 @@ and says which version it is."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 import botocore.exceptions
 import pymysql
 import pytest
 import requests
 
 from mlops_clients import s3
-from tests.acceptance.live import TIMEOUT, Live
+from tests.acceptance.live import TIMEOUT, Live, docker_json
 from tests.acceptance.report import Report
 from tests.support import phpmyadmin
 from tests.support.containers import wait_until
@@ -131,6 +134,44 @@ def test_model_api(live: Live, report: Report) -> None:
     mlflow = live.out("mlflowUrl")
     answer = requests.post(f"{mlflow}/api/2.0/mlflow/registered-models/alias", json=move, auth=reader, timeout=TIMEOUT)
     assert answer.status_code == 403, answer.status_code
+
+
+def redis_cli(live: Live, *args: str, user: str | None = None, password: str = "") -> str:
+    """redis-cli in the stack's Redis container; the password passed through the environment
+    (`docker exec -e NAME` copies it from this process), never on a command line."""
+    command = ["docker", "exec", "-e", "REDISCLI_AUTH", live.container("redis"), "redis-cli", "--no-auth-warning"]
+    done = subprocess.run(
+        [*command, *(["--user", user] if user else []), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env={**os.environ, "REDISCLI_AUTH": password},
+    )
+    return (done.stdout + done.stderr).strip()
+
+
+def test_redis(live: Live, report: Report) -> None:
+    """Redis (the Celery broker): Airflow's account answers and may not administer it; the default
+    account is off; every Celery worker is healthy"""
+    user, password = live.out("redisAirflowUser"), live.out("redisAirflowPassword")
+    assert redis_cli(live, "PING", user=user, password=password) == "PONG"
+    info = redis_cli(live, "INFO", "server", user=user, password=password)
+    version = next((line.split(":", 1)[1] for line in info.splitlines() if line.startswith("redis_version:")), None)
+    assert version, info[:200]
+    report.version("redis", version)
+    assert "NOPERM" in redis_cli(live, "FLUSHALL", user=user, password=password)
+    assert "WRONGPASS" in redis_cli(live, "PING", user=user, password="wrong-password")
+    refused = redis_cli(live, "PING")  # the default account, no password
+    assert "NOAUTH" in refused or "WRONGPASS" in refused, refused
+    (scheduler,) = docker_json("inspect", live.container("airflow-scheduler")) or [{}]
+    executors = [e for e in scheduler.get("Config", {}).get("Env", []) if e.startswith("AIRFLOW__CORE__EXECUTOR=")]
+    if executors != ["AIRFLOW__CORE__EXECUTOR=CeleryExecutor"]:
+        return  # Redis runs for nothing: Airflow runs its tasks in the scheduler
+    workers = [name for name in live.images if name.startswith("airflow-worker-")]
+    assert workers, "Airflow runs the CeleryExecutor but no Celery worker runs"
+    for inspected in docker_json("inspect", *(live.container(name) for name in workers)):
+        assert inspected["State"]["Health"]["Status"] == "healthy", inspected["Name"]
 
 
 def test_prometheus(live: Live, report: Report) -> None:

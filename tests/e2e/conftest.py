@@ -38,7 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, users_volume: str) -> Iterat
     if reason:
         unavailable(reason)
     client = docker_client()
-    for service in ("mysql", "minio", "airflow", "registry", "gitbucket", "phpmyadmin", "mlflow"):
+    for service in ("mysql", "minio", "airflow", "registry", "gitbucket", "phpmyadmin", "mlflow", "redis"):
         require_image(client, service)
     assert e2e.STACK != "e2e" and e2e.PREFIX != USERS_E2E_STACK
     with e2e.e2e_stack(tmp_path_factory.mktemp("e2e")) as created:

@@ -34,6 +34,7 @@ EXPECTED_CONTAINERS = [
         "airflow-scheduler",
         "airflow-statsd",
         "airflow-triggerer",
+        "airflow-worker-1",
         "gitbucket",
         "minio",
         "mlflow",
@@ -45,6 +46,7 @@ EXPECTED_CONTAINERS = [
         "mysql-exporter",
         "phpmyadmin",
         "prometheus",
+        "redis",
         "registry",
     )
 ]
@@ -58,6 +60,7 @@ EXPECTED_VOLUMES = [
         "mlflow-auth",
         "mysql-data",
         "prometheus-data",
+        "redis-data",
         "registry-data",
     )
 ]

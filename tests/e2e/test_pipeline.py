@@ -85,3 +85,7 @@ def test_a_job_cannot_read_the_credentials_of_the_pipeline_that_runs_it(stack: a
     assert not leaks, f"the job obtained the credentials: {leaks}"
     by_source = {r["source"]: r for r in records}
     assert by_source["/proc/1/environ"]["ok"] is False, "the job could read the entrypoint's environment"
+    # The e2e stack runs Airflow's CeleryExecutor: the task ran on a worker, not in the scheduler.
+    instances = airflow.call("GET", f"/dags/{DAG}/dagRuns/~/taskInstances").json()["task_instances"]
+    ran_on = {t["hostname"] for t in instances if t["task_id"] == "preprocess" and t["state"] == "success"}
+    assert ran_on and all(host.startswith("airflow-worker-") for host in ran_on), ran_on

@@ -45,7 +45,7 @@ def test_defaults_are_valid_and_safe() -> None:
     assert stack.retain_volumes is True
     assert stack.has_secret_seed
     assert stack.prefix == "mlops-stack-dev"
-    assert {name for name, s in stack.services.items() if not s.enabled} == {"phpmyadmin"}  # off by default
+    assert {name for name, s in stack.services.items() if not s.enabled} == {"phpmyadmin", "redis"}  # off by default
     assert {s.image for s in stack.services.values()} == set(DEFAULT_IMAGES.values())
     assert stack.docker_socket_gid == 999
 

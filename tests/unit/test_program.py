@@ -114,10 +114,12 @@ def test_passwords_are_exported_as_secret_outputs_and_urls_in_plaintext(dev: Eva
     outputs = dev.outputs
     password_keys = [k for k in outputs if k.endswith("Password")]
     # One name per secret: each password output is named as the config key that sets it.
-    # gitbucketPreviewPassword exists only with jenkins.previewRepo (tested there).
+    # gitbucketPreviewPassword exists only with jenkins.previewRepo, redisAirflowPassword only with
+    # Redis (tested there).
     assert (
         set(password_keys)
-        == {key for spec in platform.SERVICES for key in spec.secrets} - {"gitbucketPreviewPassword"}
+        == {key for spec in platform.SERVICES for key in spec.secrets}
+        - {"gitbucketPreviewPassword", "redisAirflowPassword"}
         == {
             "mysqlRootPassword",
             "minioRootPassword",
