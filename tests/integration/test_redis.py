@@ -17,7 +17,7 @@ import pytest
 from docker.models.containers import Container
 
 from components import redis
-from components.airflow import celery_environment
+from components.airflow import WORKER_CHECK, celery_environment
 from tests.support.containers import docker_client, network, require_image, running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -136,3 +136,23 @@ def test_celery_sends_and_a_worker_runs_a_task_through_the_broker(broker: Broker
         finally:
             sender.remove(force=True)
         wait_until(lambda: "succeeded" in worker.logs().decode() or None, 60, "the worker to run the task", interval=1)
+        # The workers' health check (components/airflow.py): this worker answers, a name that runs no
+        # worker does not.
+        worker.put_archive("/tmp", check_archive())
+        worker.reload()
+        for hostname, answers in ((str(worker.attrs["Config"]["Hostname"]), 0), ("no-such-worker", 1)):
+            checked = worker.exec_run(
+                ["python", "/tmp/worker_check.py"],
+                environment={"AIRFLOW__CELERY__BROKER_URL": environment["BROKER"], "HOSTNAME": hostname},
+            )
+            assert checked.exit_code == answers, (hostname, checked.output.decode()[-500:])
+
+
+def check_archive() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        data = WORKER_CHECK.encode()
+        info = tarfile.TarInfo("worker_check.py")
+        info.size, info.mode = len(data), 0o644
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -40,6 +40,9 @@ def test_celery_workers_run_the_tasks_and_only_they_get_the_docker_socket(celery
     }
     assert with_socket == {"airflow-worker-1", "airflow-worker-2"}
     assert all(w.inputs["groupAdds"] == ["998"] for w in workers)
+    # Healthy when Celery's control ping reaches it through the broker (tests/integration/test_redis.py).
+    assert all(plain(w.inputs["healthcheck"])["tests"][-1] == f"python {airflow.WORKER_CHECK_FILE}" for w in workers)
+    assert all(plain(w.inputs["uploads"])[0]["content"] == airflow.WORKER_CHECK for w in workers)
     assert not [r for r in celery.resources.values() if r.name.startswith("airflow-worker-3")]
     assert all(celery.depends_on(w, celery.named("airflow-init")) for w in workers)
 
