@@ -80,8 +80,12 @@ def _worker_hosts_problem(value: Any) -> str | None:
     return None
 
 
+def _normalised(hosts: Any) -> list[dict[str, Any]]:
+    return [{"host": entry["host"], "workers": entry.get("workers", 1)} for entry in hosts]
+
+
 def _settings_problems(settings: Mapping[str, Any]) -> list[str]:
-    if settings["executor"] != CELERY_EXECUTOR and settings["workerHosts"] != list(DEFAULT_WORKER_HOSTS):
+    if settings["executor"] != CELERY_EXECUTOR and _normalised(settings["workerHosts"]) != list(DEFAULT_WORKER_HOSTS):
         return [f"'airflow.workerHosts' is set but 'airflow.executor' is {settings['executor']!r}: set it to celery"]
     return []
 
@@ -166,6 +170,11 @@ replies = app.control.ping(destination=["celery@" + os.environ["HOSTNAME"]], tim
 sys.exit(0 if replies else 1)
 """
 WORKER_CONCURRENCY = 4  # task slots per worker: tasks are containers, the worker only waits on them
+
+
+def parallelism(settings: Mapping[str, Any]) -> int:
+    """Task instances running at once: LocalExecutor's processes, or every worker's slots."""
+    return max(4, worker_count(settings) * WORKER_CONCURRENCY)
 
 
 def worker_count(settings: Mapping[str, Any]) -> int:
@@ -342,11 +351,6 @@ class Airflow(pulumi.ComponentResource):
         # Identical in every Airflow container: they share the database, keys and tokens.
         executor = service.settings["executor"]
         wired = wiring_environment(args, stack.network_name)
-        if executor == CELERY_EXECUTOR:
-            broker = needed(args.redis, "airflow.executor celery", "redis")
-            wired = pulumi.Output.all(wired, broker.broker_url(), sql_conn).apply(
-                lambda values: [*values[0], *celery_environment(values[1], values[2])]
-            )
         common_env: pulumi.Output[list[str]] = pulumi.Output.secret(
             pulumi.Output.all(sql_conn, fernet_key, jwt_secret, api_secret, wired).apply(
                 lambda values: [
@@ -361,7 +365,8 @@ class Airflow(pulumi.ComponentResource):
                     "AIRFLOW__CORE__LOAD_EXAMPLES=False",
                     # LocalExecutor forks this many workers up front (default 32: over a
                     # container's memory limit); tasks here are containers, so few suffice.
-                    "AIRFLOW__CORE__PARALLELISM=4",
+                    # With Celery it caps the running tasks of all workers together.
+                    f"AIRFLOW__CORE__PARALLELISM={parallelism(service.settings)}",
                     "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True",
                 ]
             )
@@ -405,6 +410,16 @@ class Airflow(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[db.ready]),
         )
         process_env = after_step(common_env, initialised)
+        # The broker's login only where Celery runs: the scheduler (which queues) and the workers.
+        celery_env, broker_ready = process_env, []
+        if executor == CELERY_EXECUTOR:
+            broker = needed(args.redis, "airflow.executor celery", "redis")
+            celery_env = pulumi.Output.secret(
+                pulumi.Output.all(process_env, broker.broker_url(), sql_conn).apply(
+                    lambda values: [*values[0], *celery_environment(values[1], values[2])]
+                )
+            )
+            broker_ready = [broker.container]
 
         def process(
             suffix: str,
@@ -415,6 +430,7 @@ class Airflow(pulumi.ComponentResource):
             uploads: Sequence[docker.ContainerUploadArgs] | None = None,
             command: Sequence[str] | None = None,
             interval: int = 3,  # every check is cheap: readiness is seen within seconds
+            celery: bool = False,
         ) -> docker.Container:
             return service_container(
                 f"{name}-{suffix}",
@@ -424,7 +440,7 @@ class Airflow(pulumi.ComponentResource):
                 network=args.network,
                 alias=ALIAS if suffix == "api-server" else f"{ALIAS}-{suffix}",
                 command=command or ["airflow", suffix],
-                envs=process_env,
+                envs=celery_env if celery else process_env,
                 user="50000:0",
                 mounts=[log_mount],
                 health=[health],
@@ -437,7 +453,12 @@ class Airflow(pulumi.ComponentResource):
                 uploads=uploads,
                 drop_capabilities=True,  # runs as the airflow user from the start
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[*waits_for, *([self.statsd] if self.statsd else [])]
+                    parent=self,
+                    depends_on=[
+                        *waits_for,
+                        *([self.statsd] if self.statsd else []),
+                        *(broker_ready if celery else []),
+                    ],
                 ),
             )
 
@@ -454,6 +475,7 @@ class Airflow(pulumi.ComponentResource):
             "scheduler",
             f"curl -fsS http://localhost:{SCHEDULER_HEALTH_PORT}/health",
             docker_socket=executor == LOCAL_EXECUTOR,
+            celery=True,
         )
         self.workers = [
             process(
@@ -463,6 +485,7 @@ class Airflow(pulumi.ComponentResource):
                 uploads=[docker.ContainerUploadArgs(file=WORKER_CHECK_FILE, content=WORKER_CHECK)],
                 interval=10,
                 docker_socket=True,
+                celery=True,
             )
             for number in range(1, worker_count(service.settings) + 1)
         ]

@@ -145,6 +145,7 @@ class Jenkins(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     monitor_user: str
     monitor_password: pulumi.Output[str]
+    monitored: bool  # Prometheus runs: it scrapes Jenkins
     pipeline_url: str
     preview_repo: GitRepository | None  # with jenkins.previewRepo set
     preview_agent_dir: str

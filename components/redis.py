@@ -44,8 +44,9 @@ def _quoted(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def server_config(airflow_password: str) -> str:
-    """redis.conf: accounts by ACL, data kept across restarts (queued tasks survive one)."""
+def server_config(airflow_password: str, memory_mb: int) -> str:
+    """redis.conf: accounts by ACL, data kept across restarts (queued tasks survive one), and a
+    memory ceiling under the container's limit: a full queue refuses writes instead of being killed."""
     return "\n".join(
         [
             f"port {INTERNAL_PORT}",
@@ -53,8 +54,10 @@ def server_config(airflow_password: str) -> str:
             "protected-mode no",  # the stack network only; every account but the health check has a password
             f"dir {DATA_DIR}",
             "appendonly yes",
+            f"maxmemory {max(16, memory_mb * 3 // 4)}mb",
+            "maxmemory-policy noeviction",
             "user default off",
-            f"user {AIRFLOW_USER} on {_quoted('>' + airflow_password)} ~* &* +@all -@admin -flushall -flushdb",
+            f"user {AIRFLOW_USER} on {_quoted('>' + airflow_password)} ~* &* +@all -@admin -flushall -flushdb -swapdb",
             f"user {HEALTH_USER} on nopass -@all +ping",
             "",
         ]
@@ -91,7 +94,10 @@ class Redis(pulumi.ComponentResource):
             mounts=[Mount(data.name, DATA_DIR)],
             uploads=[
                 docker.ContainerUploadArgs(
-                    file=CONFIG_FILE, content=pulumi.Output.secret(self.airflow_password.apply(server_config))
+                    file=CONFIG_FILE,
+                    content=pulumi.Output.secret(
+                        self.airflow_password.apply(lambda password: server_config(password, service.memory_mb))
+                    ),
                 )
             ],
             health=[HEALTH_CHECK],

@@ -11,6 +11,7 @@ import pymysql
 import pytest
 import requests
 
+from components.jenkins import PIPELINE_JOB as JENKINS_PIPELINE_JOB
 from mlops_clients import s3
 from tests.acceptance.live import TIMEOUT, Live, docker_json
 from tests.acceptance.report import Report
@@ -222,3 +223,19 @@ def test_jenkins(live: Live, report: Report) -> None:
     assert requests.get(f"{url}/api/json", timeout=TIMEOUT).status_code in (401, 403)
     for refused in (JENKINS_DEFAULT, (admin[0], "wrong-password")):
         assert requests.get(f"{url}/api/json", auth=refused, timeout=TIMEOUT).status_code == 401, refused[0]
+
+
+def test_jenkins_metrics(live: Live) -> None:
+    """Jenkins' metrics: /prometheus/ answers the monitor account only, which may read nothing else"""
+    url = live.out("jenkinsUrl")
+    monitor = (live.out("jenkinsMonitorUser"), live.out("jenkinsMonitorPassword"))
+
+    def collected() -> bool:  # the plugin serves what it collected, every 30 s (JCasC): empty at first
+        metrics = requests.get(f"{url}/prometheus/", auth=monitor, timeout=TIMEOUT)
+        assert metrics.status_code == 200, metrics.status_code
+        return "default_jenkins_up" in metrics.text
+
+    wait_until(collected, 90, "Jenkins' first metrics", interval=5, tolerate=(requests.RequestException,))
+    assert requests.get(f"{url}/prometheus/", timeout=TIMEOUT).status_code == 403  # anonymous
+    for path in ("/api/json", f"/job/{JENKINS_PIPELINE_JOB}/api/json", "/manage/"):
+        assert requests.get(f"{url}{path}", auth=monitor, timeout=TIMEOUT).status_code == 403, path

@@ -62,7 +62,7 @@ def broker() -> Iterator[Broker]:
             healthcheck={"test": ["CMD-SHELL", redis.HEALTH_CHECK], "interval": 1_000_000_000},
         )
         try:
-            container.put_archive("/", config_archive(redis.server_config(PASSWORD)))
+            container.put_archive("/", config_archive(redis.server_config(PASSWORD, redis.SPEC.memory_mb)))
             container.start()
             wait_until(lambda: _health(container) == "healthy", 60, "Redis healthy")
             yield Broker(container, net)
@@ -85,7 +85,14 @@ def test_airflows_account_works_with_the_quoted_password_and_cannot_administer(b
     login = {"user": redis.AIRFLOW_USER, "password": PASSWORD}
     assert broker.cli("SET", "k", "v", **login) == "OK"
     assert broker.cli("GET", "k", **login) == "v"
-    for refused in (["FLUSHALL"], ["FLUSHDB"], ["CONFIG", "GET", "requirepass"], ["ACL", "LIST"], ["SHUTDOWN"]):
+    for refused in (
+        ["FLUSHALL"],
+        ["FLUSHDB"],
+        ["SWAPDB", "0", "1"],
+        ["CONFIG", "GET", "maxmemory"],
+        ["ACL", "LIST"],
+        ["SHUTDOWN"],
+    ):
         assert "NOPERM" in broker.cli(*refused, **login), refused
     assert "WRONGPASS" in broker.cli("PING", user=redis.AIRFLOW_USER, password=PASSWORD + "x")
 

@@ -60,9 +60,15 @@ def test_it_runs_containers_of_its_own(engine: SecondEngine) -> None:
     image = require_image(main, "debian")
     remote = engine.client()
     remote.images.load(b"".join(main.images.get(image).save(named=True)))
-    output = remote.containers.run(image, ["sh", "-c", "echo ran-on-the-second-engine"], remove=True)
-    assert output.decode().strip() == "ran-on-the-second-engine"
-    assert not [c for c in main.containers.list(all=True) if c.image.tags == [image] and "second" in c.name]
+    name = f"{engine.name}-hello"
+    container = remote.containers.run(image, ["sh", "-c", "echo ran-on-the-second-engine"], name=name, detach=True)
+    try:
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        assert container.logs().decode().strip() == "ran-on-the-second-engine"
+        with pytest.raises(docker.errors.NotFound):
+            main.containers.get(name)  # not on the main engine
+    finally:
+        container.remove(force=True)
 
 
 class _Hello(http.server.BaseHTTPRequestHandler):
@@ -95,15 +101,24 @@ def test_it_reaches_this_host_on_the_veth_address_not_on_loopback(engine: Second
 def test_removing_it_leaves_nothing_and_touches_no_other_container(tmp_path: Path) -> None:
     _require_prerequisites()
     main = docker_client()
-    before = sorted(c.id for c in main.containers.list(all=True))
-    with second_engine(tmp_path) as made:
-        name = made.name
-        assert made.client().ping()
-    namespaces = engine_namespaces()
-    links = _links()
-    assert name not in namespaces and not [link for link in links if name[-8:] in link], (namespaces, links)
-    assert not (STATE_ROOT / name).exists() and not Path(f"/run/{name}").exists()
-    assert sorted(c.id for c in main.containers.list(all=True)) == before
+    # A container of the main engine's, made for this test: it must outlive the second engine.
+    sentinel = main.containers.create(
+        require_image(main, "debian"),
+        ["true"],
+        name=f"mlops-test-sentinel-{tmp_path.name[-8:]}",
+        labels={"mlops.test": "true"},
+    )
+    try:
+        with second_engine(tmp_path) as made:
+            name = made.name
+            assert made.client().ping()
+        namespaces = engine_namespaces()
+        links = _links()
+        assert name not in namespaces and not [link for link in links if name[-8:] in link], (namespaces, links)
+        assert not (STATE_ROOT / name).exists() and not Path(f"/run/{name}").exists()
+        sentinel.reload()  # raises NotFound if it was removed
+    finally:
+        sentinel.remove(force=True)
 
 
 def engine_namespaces() -> list[str]:

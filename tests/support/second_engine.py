@@ -69,7 +69,7 @@ def missing_prerequisite() -> str | None:
     """Why a second engine cannot be made here (None: it can)."""
     if os.geteuid() != 0:
         return "a second Docker engine in a network namespace needs root (ip netns, dockerd)"
-    for tool in ("ip", "nsenter", "dockerd"):
+    for tool in ("ip", "nsenter", "dockerd", "curl"):
         if shutil.which(tool) is None:
             return f"{tool} is not on PATH"
     return None
@@ -184,7 +184,10 @@ def second_engine(scratch: Path, insecure_registries: tuple[str, ...] = ()) -> I
                     f"--config-file={config}",  # not the main engine's /etc/docker/daemon.json
                     f"--data-root={data_root}",
                     f"--exec-root={exec_root}",
-                    f"--pidfile={exec_root}.pid",
+                    f"--pidfile={exec_root}/docker.pid",
+                    # Namespaces of its own, should it share a system containerd with the main engine.
+                    f"--containerd-namespace={name}",
+                    f"--containerd-plugins-namespace={name}-plugins",
                     *(f"--insecure-registry={registry}" for registry in insecure_registries),
                 ],
                 stdout=output,
@@ -196,9 +199,13 @@ def second_engine(scratch: Path, insecure_registries: tuple[str, ...] = ()) -> I
         while True:
             if engine.poll() is not None:
                 raise RuntimeError(f"the second engine exited: {log.read_text()[-2000:]}")
-            with suppress(docker.errors.DockerException, OSError):
-                if found.client().ping():
-                    break
+            probe = found.client()
+            try:
+                with suppress(docker.errors.DockerException, OSError):
+                    if probe.ping():
+                        break
+            finally:
+                probe.close()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the second engine did not answer in {START_TIMEOUT}s: {log.read_text()[-2000:]}")
             time.sleep(0.5)
