@@ -29,6 +29,12 @@ if ! scripts/actionlint.sh >/dev/null; then
   echo "no actionlint: the workflow lint test will skip" >&2
 fi
 
+step "shellcheck (lints the scripts that handle secrets)"
+if ! scripts/shellcheck.sh; then
+  [ "${CI:-}" = "true" ] && { echo "shellcheck could not be installed" >&2; exit 1; }
+  echo "no shellcheck: the script lint test will skip" >&2
+fi
+
 markers=()
 if [ "$scope" = "unit" ]; then
   markers=(-m "not integration and not e2e")
