@@ -36,7 +36,7 @@ def tool(image: str, entrypoint: str, *args: str, files: Path = MONITORING) -> t
         code = int(container.wait(timeout=120)["StatusCode"])
         return code, container.logs().decode()
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # and the image's anonymous /prometheus volume
 
 
 def test_the_alert_rules_pass_their_promtool_tests() -> None:
