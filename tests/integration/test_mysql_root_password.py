@@ -4,8 +4,6 @@ statements, run by the real server at start, as the component runs it."""
 
 from __future__ import annotations
 
-import io
-import tarfile
 import uuid
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -14,19 +12,21 @@ import pymysql
 import pytest
 
 from components.mysql import ROOT_PASSWORD_FILE, root_password_sql
-from tests.support.containers import docker_client, host_port, new_password, require_image, running, wait_until
+from tests.support.containers import (
+    docker_client,
+    file_archive,
+    host_port,
+    new_password,
+    require_image,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def init_file_tar(password: str) -> bytes:
-    data = root_password_sql(password).encode()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        info = tarfile.TarInfo(ROOT_PASSWORD_FILE.lstrip("/"))
-        info.size, info.mode = len(data), 0o644
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return file_archive(ROOT_PASSWORD_FILE, root_password_sql(password))
 
 
 def login(port: int, password: str) -> pymysql.connections.Connection:

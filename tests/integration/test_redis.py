@@ -7,8 +7,6 @@ task through the broker with the URL the stack gives Airflow and a worker runs i
 
 from __future__ import annotations
 
-import io
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,22 +16,12 @@ from docker.models.containers import Container
 
 from components import redis
 from components.airflow import WORKER_CHECK, celery_environment
-from tests.support.containers import docker_client, network, require_image, running, wait_until
+from tests.support.containers import docker_client, file_archive, network, require_image, running, wait_until
 
 pytestmark = pytest.mark.integration
 
 # Characters redis.conf would split or comment out, and a URL would misread, unless quoted.
 PASSWORD = 'r3d!s "quoted" #not-a-comment \\ back'
-
-
-def config_archive(content: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        data = content.encode()
-        info = tarfile.TarInfo(redis.CONFIG_FILE.lstrip("/"))
-        info.size, info.mode = len(data), 0o644
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -62,7 +50,9 @@ def broker() -> Iterator[Broker]:
             healthcheck={"test": ["CMD-SHELL", redis.HEALTH_CHECK], "interval": 1_000_000_000},
         )
         try:
-            container.put_archive("/", config_archive(redis.server_config(PASSWORD, redis.SPEC.memory_mb)))
+            container.put_archive(
+                "/", file_archive(redis.CONFIG_FILE, redis.server_config(PASSWORD, redis.SPEC.memory_mb))
+            )
             container.start()
             wait_until(lambda: _health(container) == "healthy", 60, "Redis healthy")
             yield Broker(container, net)
@@ -145,7 +135,7 @@ def test_celery_sends_and_a_worker_runs_a_task_through_the_broker(broker: Broker
         wait_until(lambda: "succeeded" in worker.logs().decode() or None, 60, "the worker to run the task", interval=1)
         # The workers' health check (components/airflow.py): this worker answers, a name that runs no
         # worker does not.
-        worker.put_archive("/tmp", check_archive())
+        worker.put_archive("/tmp", file_archive("worker_check.py", WORKER_CHECK))
         worker.reload()
         for hostname, answers in ((str(worker.attrs["Config"]["Hostname"]), 0), ("no-such-worker", 1)):
             checked = worker.exec_run(
@@ -153,13 +143,3 @@ def test_celery_sends_and_a_worker_runs_a_task_through_the_broker(broker: Broker
                 environment={"AIRFLOW__CELERY__BROKER_URL": environment["BROKER"], "HOSTNAME": hostname},
             )
             assert checked.exit_code == answers, (hostname, checked.output.decode()[-500:])
-
-
-def check_archive() -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        data = WORKER_CHECK.encode()
-        info = tarfile.TarInfo("worker_check.py")
-        info.size, info.mode = len(data), 0o644
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()

@@ -8,8 +8,10 @@ Outside CI a missing engine or image skips the test with the reason; in CI
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -131,3 +133,14 @@ class S3Server:
 
 def new_password() -> str:
     return secrets.token_urlsafe(18)
+
+
+def file_archive(path: str, content: str) -> bytes:
+    """A tar of one file (mode 0644) for `put_archive`: `path` relative to where it is unpacked."""
+    data = content.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(path.lstrip("/"))
+        info.size, info.mode = len(data), 0o644
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
