@@ -81,6 +81,7 @@ def _worker_hosts_problem(value: Any) -> str | None:
 
 
 def _normalised(hosts: Any) -> list[dict[str, Any]]:
+    """workerHosts entries with their defaults filled in (`workers` 1)."""
     return [{"host": entry["host"], "workers": entry.get("workers", 1)} for entry in hosts]
 
 
@@ -181,7 +182,7 @@ def worker_count(settings: Mapping[str, Any]) -> int:
     """Celery workers on the stack's own host (none with LocalExecutor)."""
     if settings["executor"] != CELERY_EXECUTOR:
         return 0
-    return sum(int(entry.get("workers", 1)) for entry in settings["workerHosts"] if entry["host"] == MAIN_HOST)
+    return sum(entry["workers"] for entry in _normalised(settings["workerHosts"]) if entry["host"] == MAIN_HOST)
 
 
 def celery_environment(broker_url: str, sql_conn: str) -> list[str]:
