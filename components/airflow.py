@@ -8,9 +8,12 @@ database).
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pulumi
 import pulumi_docker as docker
@@ -18,6 +21,7 @@ import pulumi_docker as docker
 from components import mysql, redis
 from components.base import (
     EXPORTER_MEMORY_MB,
+    STACK_LABEL,
     Mount,
     Published,
     after_step,
@@ -48,45 +52,142 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 LOCAL_EXECUTOR, CELERY_EXECUTOR = "local", "celery"
 EXECUTORS = {LOCAL_EXECUTOR: "LocalExecutor", CELERY_EXECUTOR: "CeleryExecutor"}
 MAIN_HOST = "main"  # a worker host entry for the stack's own Docker host
-WORKER_HOST_KEYS = frozenset({"host", "workers"})
+MAIN_HOST_KEYS = frozenset({"host", "workers"})
+REMOTE_HOST_KEYS = frozenset({"host", "workers", "certPath", "socketGid", "dockerSocket"})
+REMOTE_SCHEMES = ("tcp://", "ssh://")
+TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # what a Docker client reads from its cert path
 MAX_WORKERS_PER_HOST = 16
 DEFAULT_WORKER_HOSTS = ({"host": MAIN_HOST, "workers": 1},)
+# ssh:// hosts: no prompt (nobody answers it), and a dead host fails within seconds.
+SSH_OPTS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
+# A worker being removed finishes its running tasks first (Celery's warm shutdown on SIGTERM).
+WORKER_DRAIN_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class WorkerHost:
+    """One entry of `airflow.workerHosts`, defaults filled in."""
+
+    host: str  # MAIN_HOST, or a Docker host URL (tcp:// with TLS, or ssh://)
+    workers: int = 1
+    cert_path: str | None = None  # tcp://: a directory with ca.pem, cert.pem, key.pem
+    socket_gid: int | None = None  # the group of the Docker socket on that host
+    docker_socket: str = DOCKER_SOCKET  # the socket's path on that host
+
+    @property
+    def is_main(self) -> bool:
+        return self.host == MAIN_HOST
+
+    @property
+    def slug(self) -> str:
+        """The host in its workers' names (`airflow-worker-<slug>-<n>`): its address and port."""
+        if self.is_main:
+            return MAIN_HOST
+        parts = urlsplit(self.host)
+        return re.sub(r"[^a-z0-9]+", "-", f"{parts.hostname}-{parts.port or ''}".lower()).strip("-")
+
+    def worker_alias(self, number: int) -> str:
+        # The main host's workers keep their first names (airflow-worker-<n>).
+        return f"{ALIAS}-worker-{number}" if self.is_main else f"{ALIAS}-worker-{self.slug}-{number}"
 
 
 def _executor_problem(value: Any) -> str | None:
     return None if value in EXECUTORS else f"must be one of {', '.join(EXECUTORS)}, got {value!r}"
 
 
-def _worker_hosts_problem(value: Any) -> str | None:
-    if not isinstance(value, list) or not value:
-        return f"must be a non-empty list of {{host, workers}} entries, got {value!r}"
-    hosts: list[str] = []
-    for index, entry in enumerate(value):
-        where = f"entry {index + 1}"
-        if not isinstance(entry, Mapping) or set(entry) - WORKER_HOST_KEYS or "host" not in entry:
-            return f"{where} must be an object with keys host and workers, got {entry!r}"
-        host, workers = entry["host"], entry.get("workers", 1)
-        if host != MAIN_HOST:
-            # Workers on further engines (ssh://, tcp:// with TLS) come with issue 15's second part.
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _remote_host_problem(entry: Mapping[str, Any]) -> str | None:
+    """What is wrong with a further host's entry: its URL, its TLS files, its socket."""
+    host = entry["host"]
+    if not isinstance(host, str) or not host.startswith(REMOTE_SCHEMES):
+        return (
+            f"host must be {MAIN_HOST!r} or a Docker host URL (tcp://<address>:<port> with TLS, or ssh://), "
+            f"got {host!r}"
+        )
+    try:
+        parts = urlsplit(host)
+        parts.port  # noqa: B018 (raises on a port that is no number)
+    except ValueError:
+        parts = None
+    if parts is None or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return f"host {host!r} is not <scheme>://[user@]<address>[:port]"
+    cert_path = entry.get("certPath")
+    if host.startswith("tcp://"):
+        if not isinstance(cert_path, str) or not cert_path:
             return (
-                f"{where}: host {host!r} is not supported: only '{MAIN_HOST}' (the stack's own Docker host) runs "
-                "workers so far"
+                f"host {host!r} is tcp://: set certPath to a directory with {', '.join(TLS_FILES)} (the Docker API "
+                "without TLS gives root on that host to anyone who reaches it)"
             )
-        if not isinstance(workers, int) or isinstance(workers, bool) or not 1 <= workers <= MAX_WORKERS_PER_HOST:
-            return f"{where}: workers must be a whole number from 1 to {MAX_WORKERS_PER_HOST}, got {workers!r}"
-        if host in hosts:
-            return f"{where}: host {host!r} is listed twice"
-        hosts.append(host)
+        missing = [name for name in TLS_FILES if not os.path.isfile(os.path.join(cert_path, name))]
+        if missing:
+            return f"certPath {cert_path!r} of {host!r} lacks {', '.join(missing)}"
+    elif cert_path is not None:
+        return f"certPath is for tcp:// hosts; {host!r} is reached over ssh"
+    gid = entry.get("socketGid")
+    if not (isinstance(gid, int) and _is_whole(gid) and 0 <= gid < 2**31):
+        return (
+            f"host {host!r} needs socketGid: the group of the Docker socket there, a whole number "
+            f"(`stat -c %g /var/run/docker.sock` on that host), got {gid!r}"
+        )
+    socket = entry.get("dockerSocket", DOCKER_SOCKET)
+    if not isinstance(socket, str) or not socket.startswith("/"):
+        return f"dockerSocket of {host!r} must be an absolute path on that host, got {socket!r}"
     return None
 
 
-def _normalised(hosts: Any) -> list[dict[str, Any]]:
-    """workerHosts entries with their defaults filled in (`workers` 1)."""
-    return [{"host": entry["host"], "workers": entry.get("workers", 1)} for entry in hosts]
+def _worker_hosts_problem(value: Any) -> str | None:
+    if not isinstance(value, list) or not value:
+        return f"must be a non-empty list of {{host, workers}} entries, got {value!r}"
+    slugs: list[str] = []
+    for index, entry in enumerate(value):
+        where = f"entry {index + 1}"
+        if not isinstance(entry, Mapping) or "host" not in entry:
+            return f"{where} must be an object with keys host and workers, got {entry!r}"
+        keys = MAIN_HOST_KEYS if entry["host"] == MAIN_HOST else REMOTE_HOST_KEYS
+        if set(entry) - keys:
+            return f"{where} has unknown keys {sorted(set(entry) - keys)} (known: {', '.join(sorted(keys))})"
+        problem = None if entry["host"] == MAIN_HOST else _remote_host_problem(entry)
+        if problem is not None:
+            return f"{where}: {problem}"
+        workers = entry.get("workers", 1)
+        if not _is_whole(workers) or not 1 <= workers <= MAX_WORKERS_PER_HOST:
+            return f"{where}: workers must be a whole number from 1 to {MAX_WORKERS_PER_HOST}, got {workers!r}"
+        slug = WorkerHost(entry["host"]).slug
+        if slug in slugs:
+            return f"{where}: host {entry['host']!r} is listed twice"
+        slugs.append(slug)
+    return None
+
+
+def worker_hosts(settings: Mapping[str, Any]) -> list[WorkerHost]:
+    """The validated `workerHosts`, defaults filled in; none with LocalExecutor."""
+    return _listed_hosts(settings["workerHosts"]) if settings["executor"] == CELERY_EXECUTOR else []
+
+
+def _listed_hosts(entries: Sequence[Mapping[str, Any]]) -> list[WorkerHost]:
+    return [
+        WorkerHost(
+            host=entry["host"],
+            workers=entry.get("workers", 1),
+            cert_path=entry.get("certPath"),
+            socket_gid=entry.get("socketGid"),
+            docker_socket=entry.get("dockerSocket", DOCKER_SOCKET),
+        )
+        for entry in entries
+    ]
+
+
+def _remote_hosts(settings: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(host.host for host in worker_hosts(settings) if not host.is_main)
 
 
 def _settings_problems(settings: Mapping[str, Any]) -> list[str]:
-    if settings["executor"] != CELERY_EXECUTOR and _normalised(settings["workerHosts"]) != list(DEFAULT_WORKER_HOSTS):
+    if settings["executor"] != CELERY_EXECUTOR and _listed_hosts(settings["workerHosts"]) != _listed_hosts(
+        DEFAULT_WORKER_HOSTS
+    ):
         return [f"'airflow.workerHosts' is set but 'airflow.executor' is {settings['executor']!r}: set it to celery"]
     return []
 
@@ -116,6 +217,7 @@ SPEC = ServiceSpec(
     },
     settings_check=_settings_problems,
     needs_for_settings=_needs_for_settings,
+    remote_hosts=_remote_hosts,
 )
 STATSD_ALIAS = "airflow-statsd"
 STATSD_PORT = 9125  # UDP, on the stack network only
@@ -174,15 +276,8 @@ WORKER_CONCURRENCY = 4  # task slots per worker: tasks are containers, the worke
 
 
 def parallelism(settings: Mapping[str, Any]) -> int:
-    """Task instances running at once: LocalExecutor's processes, or every worker's slots."""
-    return max(4, worker_count(settings) * WORKER_CONCURRENCY)
-
-
-def worker_count(settings: Mapping[str, Any]) -> int:
-    """Celery workers on the stack's own host (none with LocalExecutor)."""
-    if settings["executor"] != CELERY_EXECUTOR:
-        return 0
-    return sum(entry["workers"] for entry in _normalised(settings["workerHosts"]) if entry["host"] == MAIN_HOST)
+    """Task instances running at once: LocalExecutor's processes, or every worker's slots, on every host."""
+    return max(4, sum(host.workers for host in worker_hosts(settings)) * WORKER_CONCURRENCY)
 
 
 def celery_environment(broker_url: str, sql_conn: str) -> list[str]:
@@ -193,6 +288,28 @@ def celery_environment(broker_url: str, sql_conn: str) -> list[str]:
         f"AIRFLOW__CELERY__RESULT_BACKEND=db+{sql_conn}",
         f"AIRFLOW__CELERY__WORKER_CONCURRENCY={WORKER_CONCURRENCY}",
     ]
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where containers on one Docker host find the stack's services: by alias on the stack
+    network (the main host: `address` None), or at the ports the main host publishes on its
+    `workerAddress` (a further host, which has no such network)."""
+
+    address: str | None = None
+
+    def url(self, internal_url: str, host_url: str) -> str:
+        """`internal_url`, or `host_url` (published on the host's address) moved to `address`."""
+        if self.address is None:
+            return internal_url
+        parts = urlsplit(host_url)
+        return urlunsplit(parts._replace(netloc=f"{self.address}:{parts.port}"))
+
+    def endpoint(self, alias: str, internal_port: int, host_port: int) -> tuple[str, int]:
+        return (alias, internal_port) if self.address is None else (self.address, host_port)
+
+
+MAIN_REACH = Reach()
 
 
 @dataclass
@@ -231,9 +348,11 @@ def docker_registry_connection(server: str, username: str, password: str) -> dic
     return connection
 
 
-def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[str]]:
+def wiring_environment(args: AirflowArgs, network: str, reach: Reach = MAIN_REACH) -> pulumi.Output[list[str]]:
     """Connections (as AIRFLOW_CONN_* variables: never stored in the metadata database),
-    the DAG bundle read from GitBucket, and what the preprocessing DAG needs to run."""
+    the DAG bundle read from GitBucket, and what the preprocessing DAG needs to run, as
+    containers on a host with this `reach` find them (a further host has a network of the
+    same name, for the pipeline containers, but not the services on it)."""
     env: list[pulumi.Output[str]] = [pulumi.Output.from_input(f"{Env.NETWORK}={network}")]
 
     def conn(conn_id: str, value: pulumi.Output[dict[str, object]]) -> pulumi.Output[str]:
@@ -248,7 +367,7 @@ def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[st
             return gitbucket.automation_password.apply(
                 lambda password: {
                     "conn_type": "git",
-                    "host": repo.internal_clone_url,
+                    "host": reach.url(repo.internal_clone_url, repo.host_clone_url),
                     "login": gitbucket.automation_user,
                     "password": password,
                 }
@@ -276,7 +395,7 @@ def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[st
                         "conn_type": "aws",
                         "login": user.access_key,
                         "password": secret,
-                        "extra": {"endpoint_url": minio.internal_url},
+                        "extra": {"endpoint_url": reach.url(minio.internal_url, minio.host_url)},
                     }
                 ),
             )
@@ -290,7 +409,7 @@ def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[st
                 tracking.pipeline_password.apply(
                     lambda password: {
                         "conn_type": "http",
-                        "host": tracking.internal_url,
+                        "host": reach.url(tracking.internal_url, tracking.host_url),
                         "login": tracking.pipeline_user,
                         "password": password,
                     }
@@ -300,20 +419,34 @@ def wiring_environment(args: AirflowArgs, network: str) -> pulumi.Output[list[st
         env.append(pulumi.Output.from_input(f"{Env.MLFLOW_CONN_ID}={ConnId.MLFLOW.value}"))
     if args.registry is not None:
         registry = args.registry
-        env.append(pulumi.Output.from_input(f"{Env.IMAGE}={registry.push_prefix}/de_datapreprocessing:latest"))
-        env.append(pulumi.Output.from_input(f"{Env.TRAINING_IMAGE}={registry.push_prefix}/ds_mlmodeling:latest"))
+        prefix = registry.push_prefix_at(reach.address)
+        env.append(pulumi.Output.from_input(f"{Env.IMAGE}={prefix}/de_datapreprocessing:latest"))
+        env.append(pulumi.Output.from_input(f"{Env.TRAINING_IMAGE}={prefix}/ds_mlmodeling:latest"))
         if registry.username is not None and registry.password is not None:
             username = registry.username
             env.append(
                 conn(
                     ConnId.REGISTRY,
                     registry.password.apply(
-                        lambda password: docker_registry_connection(registry.server, username, password)
+                        lambda password: docker_registry_connection(
+                            registry.server_at(reach.address), username, password
+                        )
                     ),
                 )
             )
             env.append(pulumi.Output.from_input(f"{Env.REGISTRY_CONN_ID}={ConnId.REGISTRY.value}"))
     return pulumi.Output.all(*env).apply(list)
+
+
+@dataclass
+class _HostPlacement:
+    """What a host's workers run with: its provider (None: the stack's), network, image, environment, volumes."""
+
+    provider: docker.Provider | None
+    network: pulumi.Input[str]
+    image: pulumi.Input[str]
+    envs: pulumi.Output[list[str]]
+    mounts: list[Mount]
 
 
 class Airflow(pulumi.ComponentResource):
@@ -336,42 +469,42 @@ class Airflow(pulumi.ComponentResource):
         fernet_key = generated_fernet_key(f"{name}-fernet-key", stack, self)
         jwt_secret = generated_secret(f"{name}-jwt-secret", stack, self)
         api_secret = generated_secret(f"{name}-api-secret-key", stack, self)
-        sql_conn = pulumi.Output.concat(
-            "mysql+mysqldb://",
-            db.user,
-            ":",
-            db.password,
-            "@",
-            args.mysql.internal_host,
-            ":",
-            str(args.mysql.internal_port),
-            "/",
-            db.database,
-            "?charset=utf8mb4",
-        )
-        # Identical in every Airflow container: they share the database, keys and tokens.
         executor = service.settings["executor"]
-        wired = wiring_environment(args, stack.network_name)
-        common_env: pulumi.Output[list[str]] = pulumi.Output.secret(
-            pulumi.Output.all(sql_conn, fernet_key, jwt_secret, api_secret, wired).apply(
-                lambda values: [
-                    *values[4],
-                    f"AIRFLOW__CORE__EXECUTOR={EXECUTORS[executor]}",
-                    f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={values[0]}",
-                    f"AIRFLOW__CORE__FERNET_KEY={values[1]}",
-                    f"AIRFLOW__API_AUTH__JWT_SECRET={values[2]}",
-                    f"AIRFLOW__API__SECRET_KEY={values[3]}",
-                    f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER}",
-                    f"AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://{ALIAS}:{INTERNAL_PORT}/execution/",
-                    "AIRFLOW__CORE__LOAD_EXAMPLES=False",
-                    # LocalExecutor forks this many workers up front (default 32: over a
-                    # container's memory limit); tasks here are containers, so few suffice.
-                    # With Celery it caps the running tasks of all workers together.
-                    f"AIRFLOW__CORE__PARALLELISM={parallelism(service.settings)}",
-                    "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True",
-                ]
+
+        def sql_conn(reach: Reach) -> pulumi.Output[str]:
+            host, port = reach.endpoint(args.mysql.internal_host, args.mysql.internal_port, args.mysql.host_port)
+            return pulumi.Output.concat(
+                "mysql+mysqldb://", db.user, ":", db.password, "@", host, ":", str(port), "/", db.database,
+                "?charset=utf8mb4",
+            )  # fmt: skip
+
+        # Identical in every Airflow container but for where it finds the services (`reach`):
+        # they share the database, keys and tokens.
+        def environment(reach: Reach) -> pulumi.Output[list[str]]:
+            execution_api = reach.url(f"{self.internal_url}/execution/", f"{self.host_url}/execution/")
+            wired = wiring_environment(args, stack.network_name, reach)
+            return pulumi.Output.secret(
+                pulumi.Output.all(sql_conn(reach), fernet_key, jwt_secret, api_secret, wired).apply(
+                    lambda values: [
+                        *values[4],
+                        f"AIRFLOW__CORE__EXECUTOR={EXECUTORS[executor]}",
+                        f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={values[0]}",
+                        f"AIRFLOW__CORE__FERNET_KEY={values[1]}",
+                        f"AIRFLOW__API_AUTH__JWT_SECRET={values[2]}",
+                        f"AIRFLOW__API__SECRET_KEY={values[3]}",
+                        f"AIRFLOW__CORE__AUTH_MANAGER={FAB_AUTH_MANAGER}",
+                        f"AIRFLOW__CORE__EXECUTION_API_SERVER_URL={execution_api}",
+                        "AIRFLOW__CORE__LOAD_EXAMPLES=False",
+                        # LocalExecutor forks this many workers up front (default 32: over a
+                        # container's memory limit); tasks here are containers, so few suffice.
+                        # With Celery it caps the running tasks of all workers together.
+                        f"AIRFLOW__CORE__PARALLELISM={parallelism(service.settings)}",
+                        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True",
+                    ]
+                )
             )
-        )
+
+        common_env = environment(MAIN_REACH)
         self.statsd = self._statsd_exporter(name, args) if stack.monitored else None
         if self.statsd is not None:  # Airflow resolves the exporter's name when it starts
             common_env = pulumi.Output.secret(
@@ -412,15 +545,19 @@ class Airflow(pulumi.ComponentResource):
         )
         process_env = after_step(common_env, initialised)
         # The broker's login only where Celery runs: the scheduler (which queues) and the workers.
-        celery_env, broker_ready = process_env, []
-        if executor == CELERY_EXECUTOR:
-            broker = needed(args.redis, "airflow.executor celery", "redis")
-            celery_env = pulumi.Output.secret(
-                pulumi.Output.all(process_env, broker.broker_url(), sql_conn).apply(
+        broker = needed(args.redis, "airflow.executor celery", "redis") if executor == CELERY_EXECUTOR else None
+        broker_ready: list[pulumi.Resource] = [broker.container] if broker is not None else []
+
+        def with_celery(env: pulumi.Output[list[str]], reach: Reach) -> pulumi.Output[list[str]]:
+            if broker is None:
+                return env
+            return pulumi.Output.secret(
+                pulumi.Output.all(env, broker.broker_url(reach.address), sql_conn(reach)).apply(
                     lambda values: [*values[0], *celery_environment(values[1], values[2])]
                 )
             )
-            broker_ready = [broker.container]
+
+        celery_env = with_celery(process_env, MAIN_REACH)
 
         def process(
             suffix: str,
@@ -429,7 +566,6 @@ class Airflow(pulumi.ComponentResource):
             docker_socket: bool = False,
             waits_for: Sequence[pulumi.Resource] = (),
             uploads: Sequence[docker.ContainerUploadArgs] | None = None,
-            command: Sequence[str] | None = None,
             interval: int = 3,  # every check is cheap: readiness is seen within seconds
             celery: bool = False,
         ) -> docker.Container:
@@ -440,7 +576,7 @@ class Airflow(pulumi.ComponentResource):
                 image=image,
                 network=args.network,
                 alias=ALIAS if suffix == "api-server" else f"{ALIAS}-{suffix}",
-                command=command or ["airflow", suffix],
+                command=["airflow", suffix],
                 envs=celery_env if celery else process_env,
                 user="50000:0",
                 mounts=[log_mount],
@@ -468,7 +604,7 @@ class Airflow(pulumi.ComponentResource):
         self.api_server = process(
             "api-server",
             f"curl -fsS http://localhost:{INTERNAL_PORT}/api/v2/version",
-            published=(Published(INTERNAL_PORT, service.port),),
+            published=(Published(INTERNAL_PORT, service.port, for_workers=True),),
         )
         # Whatever runs the tasks starts their containers: the scheduler (LocalExecutor) or
         # the Celery workers. Only it gets the Docker socket.
@@ -478,18 +614,45 @@ class Airflow(pulumi.ComponentResource):
             docker_socket=executor == LOCAL_EXECUTOR,
             celery=True,
         )
-        self.workers = [
-            process(
-                f"worker-{number}",
-                f"python {WORKER_CHECK_FILE}",
+
+        def worker(host: WorkerHost, number: int, on_host: _HostPlacement) -> docker.Container:
+            alias = host.worker_alias(number)
+            return service_container(
+                f"{name}-{alias.removeprefix(ALIAS + '-')}",
+                stack=stack,
+                service=service,
+                image=on_host.image,
+                network=on_host.network,
+                alias=alias,
                 command=["airflow", "celery", "worker"],
-                uploads=[docker.ContainerUploadArgs(file=WORKER_CHECK_FILE, content=WORKER_CHECK)],
+                envs=on_host.envs,
+                user="50000:0",
+                mounts=on_host.mounts,
+                health=[f"python {WORKER_CHECK_FILE}"],
+                start_period=120,
                 interval=10,
-                docker_socket=True,
-                celery=True,
+                wait_timeout=420,
+                host_mounts=((host.docker_socket, DOCKER_SOCKET),),
+                group_adds=[str(host.socket_gid if host.socket_gid is not None else stack.docker_socket_gid)],
+                uploads=[docker.ContainerUploadArgs(file=WORKER_CHECK_FILE, content=WORKER_CHECK)],
+                drop_capabilities=True,
+                destroy_grace_seconds=WORKER_DRAIN_SECONDS,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=on_host.provider,
+                    depends_on=[*([self.statsd] if self.statsd and host.is_main else []), *broker_ready],
+                ),
             )
-            for number in range(1, worker_count(service.settings) + 1)
-        ]
+
+        self.workers: list[docker.Container] = []
+        for host in worker_hosts(service.settings):
+            if host.is_main:
+                placement = _HostPlacement(None, args.network, image, celery_env, [log_mount])
+            else:
+                placement = self._further_host(name, host, stack, service.image)
+                reach = Reach(needed(stack.worker_address, f"airflow worker host {host.host}", "workerAddress"))
+                placement.envs = with_celery(after_step(environment(reach), initialised), reach)
+            self.workers += [worker(host, number, placement) for number in range(1, host.workers + 1)]
         # The only process that needs the seeded repos before it starts: it clones the DAG repo.
         self.dag_processor = process(
             "dag-processor",
@@ -506,6 +669,28 @@ class Airflow(pulumi.ComponentResource):
                 "adminPassword": self.admin_password,
             }
         )
+
+    def _further_host(self, name: str, host: WorkerHost, stack: StackConfig, image: str) -> _HostPlacement:
+        """A further Docker host's provider, and the network (of the stack network's name, for the
+        pipeline containers its workers start) and the Airflow image on it."""
+        prefix = f"{name}-host-{host.slug}"
+        provider = docker.Provider(
+            prefix,
+            host=host.host,
+            cert_path=host.cert_path,
+            ssh_opts=list(SSH_OPTS) if host.host.startswith("ssh://") else None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        on_host = pulumi.ResourceOptions(parent=self, provider=provider)
+        network = docker.Network(
+            f"{prefix}-network",
+            name=stack.network_name,
+            driver="bridge",
+            labels=[docker.NetworkLabelArgs(label=STACK_LABEL, value=stack.prefix)],
+            opts=on_host,
+        )
+        remote_image = docker.RemoteImage(f"{prefix}-image", name=image, keep_locally=True, opts=on_host)
+        return _HostPlacement(provider, network.name, remote_image.image_id, pulumi.Output.from_input([]), [])
 
     def _statsd_exporter(self, name: str, args: AirflowArgs) -> docker.Container:
         return service_container(

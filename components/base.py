@@ -31,10 +31,30 @@ SERVICE_LABEL = "mlops.service"
 
 @dataclass(frozen=True)
 class Published:
-    """A container port published on the stack's bind address."""
+    """A container port published on the stack's bind address.
+
+    `for_workers`: workers on further Docker hosts need it, so it is published on the stack's
+    `workerAddress` too, when it has one; `workers_only`: only there (not on the bind address).
+    """
 
     internal: int
     external: int
+    for_workers: bool = False
+    workers_only: bool = False
+
+
+def port_bindings(stack: StackConfig, published: Sequence[Published]) -> list[docker.ContainerPortArgs]:
+    """Each port on the bind address and, for the workers' ports, on the worker address (unless the
+    bind address already covers it: 0.0.0.0, or the same address)."""
+    bindings = []
+    worker = stack.worker_address
+    covered = worker is None or stack.bind_address in (worker, "0.0.0.0")  # noqa: S104
+    for port in published:
+        addresses = [] if port.workers_only else [stack.bind_address]
+        if (port.for_workers or port.workers_only) and worker is not None and (port.workers_only or not covered):
+            addresses.append(worker)
+        bindings += [docker.ContainerPortArgs(internal=port.internal, external=port.external, ip=a) for a in addresses]
+    return bindings
 
 
 NO_NEW_PRIVILEGES = "no-new-privileges:true"
@@ -226,11 +246,13 @@ def service_container(
     uploads: Sequence[docker.ContainerUploadArgs] | None = None,
     drop_capabilities: bool = False,
     memory_mb: int | None = None,
+    destroy_grace_seconds: int | None = None,
     opts: pulumi.ResourceOptions,
 ) -> docker.Container:
     """A long-running service container: healthy before `up` goes on, restarted on failure.
 
-    `memory_mb` is for a helper of the service (an exporter), else the service's own limit.
+    `memory_mb` is for a helper of the service (an exporter), else the service's own limit;
+    `destroy_grace_seconds`: how long it may take to stop when removed (a worker finishing its tasks).
     """
     volumes = volume_args(mounts)
     volumes += [docker.ContainerVolumeArgs(host_path=h, container_path=c) for h, c in host_mounts]
@@ -247,14 +269,13 @@ def service_container(
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias, *filter(None, [shared_alias])])
         ],
-        ports=[
-            docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=stack.bind_address) for p in published
-        ],
+        ports=port_bindings(stack, published),
         volumes=volumes or None,
         uploads=list(uploads) if uploads else None,
         memory=memory_mb or service.memory_mb,
         memory_swap=memory_mb or service.memory_mb,  # no swap beyond the limit (no diff: Docker's default is 2x)
         restart="unless-stopped",
+        destroy_grace_seconds=destroy_grace_seconds,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=["CMD-SHELL", *health],
             interval=go_duration(interval),

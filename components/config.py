@@ -30,6 +30,10 @@ EXTERNAL_REGISTRY_KEY = "externalRegistry"
 EXTERNAL_REGISTRY_PASSWORD_KEY = "externalRegistryPassword"  # noqa: S105 (a config key, not a secret)
 EXTERNAL_REGISTRY_KEYS: frozenset[str] = frozenset({"url", "username"})
 
+# The address of the Docker host that worker hosts of other machines reach its services at
+# (Airflow's workers on further engines): those services' ports are also published on it.
+WORKER_ADDRESS_KEY = "workerAddress"
+
 # The seed the stack's generated passwords derive from (config, so it outlives `destroy`).
 SECRET_SEED_KEY = "secretSeed"  # noqa: S105 (a config key, not a secret)
 MIN_SEED_LENGTH = 16
@@ -43,6 +47,7 @@ STACK_WIDE_KEYS: frozenset[str] = frozenset(
         SECRET_SEED_KEY,
         EXTERNAL_REGISTRY_KEY,
         EXTERNAL_REGISTRY_PASSWORD_KEY,
+        WORKER_ADDRESS_KEY,
     }
 )
 # Keys every service has; its port keys come from its declaration.
@@ -109,6 +114,8 @@ class StackConfig:
     secrets_set: frozenset[str] = field(default_factory=frozenset)
     has_secret_seed: bool = False
     external_registry: ExternalRegistryConfig | None = None
+    # Set when services run containers on further Docker hosts (Airflow's remote workers).
+    worker_address: str | None = None
 
     @property
     def prefix(self) -> str:
@@ -278,6 +285,8 @@ def load(
             f"127.0.0.1 or 0.0.0.0, or set '{EXTERNAL_REGISTRY_KEY}'"
         )
 
+    worker_address = _worker_address(raw, specs, services, problems)
+
     socket_users = [spec.name for spec in specs if spec.uses_docker_socket and services[spec.name].enabled]
     gid = _socket_gid(raw, docker_host, socket_users, socket_gid or _local_socket_gid, problems)
 
@@ -294,7 +303,55 @@ def load(
         secrets_set=frozenset(k for k in service_secrets if k in raw),
         has_secret_seed=has_seed,
         external_registry=external_registry,
+        worker_address=worker_address,
     )
+
+
+def _worker_address(
+    raw: Mapping[str, Any],
+    specs: Sequence[ServiceSpec],
+    services: Mapping[str, ServiceConfig],
+    problems: list[str],
+) -> str | None:
+    """The address further Docker hosts reach this one at: required with such hosts, refused without.
+
+    It must be an address those hosts can route to: not loopback (their own), not 0.0.0.0.
+    """
+    remote = [
+        (spec.name, host)
+        for spec in specs
+        if spec.remote_hosts is not None and services[spec.name].enabled
+        for host in spec.remote_hosts(services[spec.name].settings)
+    ]
+    value = raw.get(WORKER_ADDRESS_KEY)
+    if value is None:
+        if remote:
+            name, host = remote[0]
+            problems.append(
+                f"{name} runs containers on {host}, which cannot reach this host's services on loopback: set "
+                f"'{WORKER_ADDRESS_KEY}' to this host's address that {host} reaches (its ports are published there)"
+            )
+        return None
+    if not remote:
+        problems.append(
+            f"'{WORKER_ADDRESS_KEY}' is set but no service runs on a further Docker host: remove it "
+            "(it publishes the workers' ports there)"
+        )
+        return None
+    try:
+        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    if address is None or address.version != 4:
+        problems.append(f"'{WORKER_ADDRESS_KEY}' must be an IPv4 address of this host, got {value!r}")
+        return None
+    if address.is_loopback or address.is_unspecified:
+        problems.append(
+            f"'{WORKER_ADDRESS_KEY}' is {value}: {remote[0][1]} cannot reach this host there (loopback is its own, "
+            "0.0.0.0 is no address); use the address of this host on the network they share"
+        )
+        return None
+    return str(address)
 
 
 def known_keys(specs: Sequence[ServiceSpec]) -> frozenset[str]:

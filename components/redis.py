@@ -3,7 +3,8 @@
 Its one client is Airflow: one ACL account for it (everything but the admin
 commands), the default account off, and a ping-only account for the health
 check. The password reaches Redis in its config file, never on a command line.
-Not published: only containers on the stack network reach it.
+Published only for Airflow's workers on further Docker hosts, on the stack's
+`workerAddress` (its port key `port`); otherwise only the stack network reaches it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import quote
 import pulumi
 import pulumi_docker as docker
 
-from components.base import Mount, data_volume, local_image, secret_password, service_container
+from components.base import Mount, Published, data_volume, local_image, secret_password, service_container
 from components.config import StackConfig
 from components.spec import ServiceConfig, ServiceSpec
 
@@ -31,7 +32,7 @@ HEALTH_CHECK = f"redis-cli --no-auth-warning --user {HEALTH_USER} --pass unused 
 SPEC = ServiceSpec(
     name="redis",
     image="redis:8.10.2",
-    ports={},
+    ports={"port": 6379},  # on workerAddress only, and only when workers run on further hosts
     memory_mb=256,
     secrets=("redisAirflowPassword",),
     outputs=("redisAirflowUser", "redisAirflowPassword"),
@@ -80,6 +81,7 @@ class Redis(pulumi.ComponentResource):
         super().__init__("mlops:redis:Redis", name, None, opts)
         stack, service = args.stack, args.service
         self.alias = ALIAS
+        self.host_port = service.port
         self.airflow_user = AIRFLOW_USER
         self.airflow_password = secret_password(f"{name}-airflow-password", "redisAirflowPassword", stack, self)
         data = data_volume(f"{name}-data", stack, "redis-data", self)
@@ -100,6 +102,7 @@ class Redis(pulumi.ComponentResource):
                     ),
                 )
             ],
+            published=[Published(INTERNAL_PORT, service.port, workers_only=True)] if stack.worker_address else [],
             health=[HEALTH_CHECK],
             start_period=10,
             opts=pulumi.ResourceOptions(parent=self),
@@ -109,11 +112,13 @@ class Redis(pulumi.ComponentResource):
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return {"redisAirflowUser": self.airflow_user, "redisAirflowPassword": self.airflow_password}
 
-    def broker_url(self) -> pulumi.Output[str]:
-        """Celery's broker URL for Airflow's account (a secret: it holds the password)."""
-        return pulumi.Output.secret(self.airflow_password.apply(broker_url))
+    def broker_url(self, address: str | None = None) -> pulumi.Output[str]:
+        """Celery's broker URL for Airflow's account (a secret: it holds the password): on the stack
+        network, or at `address` (the worker address) and the published port."""
+        host, port = (ALIAS, INTERNAL_PORT) if address is None else (address, self.host_port)
+        return pulumi.Output.secret(self.airflow_password.apply(lambda password: broker_url(password, host, port)))
 
 
-def broker_url(password: str, host: str = ALIAS) -> str:
+def broker_url(password: str, host: str = ALIAS, port: int = INTERNAL_PORT) -> str:
     """Airflow's account on the broker, as Celery (kombu) reads a URL: the password percent-encoded."""
-    return f"redis://{quote(AIRFLOW_USER)}:{quote(password, safe='')}@{host}:{INTERNAL_PORT}/0"
+    return f"redis://{quote(AIRFLOW_USER)}:{quote(password, safe='')}@{host}:{port}/0"

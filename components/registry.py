@@ -43,6 +43,15 @@ class ImageRegistry(Protocol):
     @property
     def password(self) -> pulumi.Output[str] | None: ...
 
+    def push_prefix_at(self, address: str | None) -> str:
+        """`push_prefix` as an engine on a further host names it, reaching this host at `address`
+        (None: the host's own engine)."""
+        ...
+
+    def server_at(self, address: str | None) -> str:
+        """`server` as an engine on a further host logs in to it (see `push_prefix_at`)."""
+        ...
+
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]: ...
 
 
@@ -68,6 +77,12 @@ class ExternalRegistry:
         if config.username is not None:
             password = pulumi.Output.secret(pulumi.Config().require_secret(EXTERNAL_REGISTRY_PASSWORD_KEY))
         return cls(push_prefix=config.url, server=config.server, username=config.username, password=password)
+
+    def push_prefix_at(self, address: str | None) -> str:
+        return self.push_prefix  # the same name from every host
+
+    def server_at(self, address: str | None) -> str:
+        return self.server
 
     def outputs(self) -> Mapping[str, pulumi.Input[Any]]:
         return _outputs(self)
@@ -132,6 +147,7 @@ class Registry(pulumi.ComponentResource):
         # The host's engine resolves image names; loopback registries need no TLS there.
         self.push_prefix = f"localhost:{service.port}"
         self.server = self.push_prefix
+        self._port = service.port
         # Pushes and pulls need a login: only Jenkins and Airflow are given it.
         self.username = PIPELINE_USER
         self.password = secret_password(f"{name}-pipeline-password", "registryPassword", stack, self)
@@ -154,7 +170,7 @@ class Registry(pulumi.ComponentResource):
             ],
             uploads=[docker.ContainerUploadArgs(file=HTPASSWD_FILE, content=htpasswd)],
             mounts=[Mount(volume.name, "/var/lib/registry")],
-            published=[Published(INTERNAL_PORT, service.port)],
+            published=[Published(INTERNAL_PORT, service.port, for_workers=True)],
             health=[f"wget -qO- http://localhost:{DEBUG_PORT}/debug/health >/dev/null"],
             # Not read-only: Docker copies the htpasswd upload into the root filesystem before start.
             drop_capabilities=True,
@@ -167,6 +183,13 @@ class Registry(pulumi.ComponentResource):
                 "pushPrefix": self.push_prefix,
             }
         )
+
+    def push_prefix_at(self, address: str | None) -> str:
+        # Plain HTTP there: that engine lists it in `insecure-registries` (README, "Workers on further hosts").
+        return self.push_prefix if address is None else f"{address}:{self._port}"
+
+    def server_at(self, address: str | None) -> str:
+        return self.push_prefix_at(address)
 
     def scrape_jobs(self) -> list[ScrapeJob]:
         return [ScrapeJob(JOB, (f"{ALIAS}:{DEBUG_PORT}",))]

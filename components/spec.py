@@ -60,6 +60,9 @@ class ServiceSpec:
     # together (their values, defaults filled in) that returns the problems found.
     settings: Mapping[str, Setting] = field(default_factory=dict)
     settings_check: Callable[[Mapping[str, Any]], list[str]] | None = None
+    # The further Docker hosts its settings run containers on (Airflow's remote workers), as the
+    # config names them: with any, the stack needs `workerAddress` (components/config.py).
+    remote_hosts: Callable[[Mapping[str, Any]], tuple[str, ...]] | None = None
     # Host ports its settings add (the model API's further replicas), named as config errors
     # show them; from its validated settings and ports. Checked against every other port.
     extra_ports: Callable[[Mapping[str, Any], Mapping[str, int]], Mapping[str, int]] | None = None

@@ -38,6 +38,7 @@ class Registered:
     inputs: dict[str, Any]
     parent: str
     dependencies: list[str]
+    provider: str = ""  # "<provider's urn>::<its id>", when one was given
 
 
 @dataclass
@@ -113,6 +114,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 inputs=inputs,
                 parent=request.parent,
                 dependencies=list(request.dependencies),
+                provider=request.provider,
             )
         return response
 

@@ -1,4 +1,4 @@
-"""Airflow's CeleryExecutor under Pulumi's mocks: Redis as the broker, workers on the main host, config errors."""
+"""Airflow's CeleryExecutor under Pulumi's mocks: Redis as the broker, workers per host, config errors."""
 
 from __future__ import annotations
 
@@ -126,9 +126,9 @@ def test_a_password_with_quotes_and_backslashes_stays_one_redis_config_argument(
         (
             {
                 "redis": {"enabled": True},
-                "airflow": {"executor": "celery", "workerHosts": [{"host": "tcp://10.0.0.5:2376", "workers": 1}]},
+                "airflow": {"executor": "celery", "workerHosts": [{"host": "tcp://10.0.0.5:2376", "socketGid": 1}]},
             },
-            "host 'tcp://10.0.0.5:2376' is not supported: only 'main'",
+            "host 'tcp://10.0.0.5:2376' is tcp://: set certPath to a directory with ca.pem, cert.pem, key.pem",
         ),
         (
             {"redis": {"enabled": True}, "airflow": {"executor": "celery", "workerHosts": [{"hots": "main"}]}},
@@ -140,6 +140,178 @@ def test_bad_executor_settings_are_refused_naming_the_key(config: dict[str, Any]
     with pytest.raises(ConfigError) as raised:
         evaluate({**BASE_CONFIG, **config})
     assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+REMOTE = "tcp://10.213.0.2:2376"
+WORKER_ADDRESS = "10.213.0.1"
+SLUG = "10-213-0-2-2376"
+
+
+@pytest.fixture(scope="module")
+def cert_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    directory = tmp_path_factory.mktemp("certs")
+    for name in airflow.TLS_FILES:
+        (directory / name).write_text("not read by the mocks")
+    return str(directory)
+
+
+def remote_config(cert_dir: str, **changes: Any) -> dict[str, Any]:
+    remote = {
+        "host": REMOTE,
+        "workers": 2,
+        "certPath": cert_dir,
+        "socketGid": 997,
+        "dockerSocket": "/run/e2/docker.sock",
+    }
+    return {
+        **CELERY,
+        "workerAddress": WORKER_ADDRESS,
+        "airflow": {"executor": "celery", "workerHosts": [{"host": "main"}, remote]},
+        **changes,
+    }
+
+
+@pytest.fixture(scope="module")
+def two_hosts(cert_dir: str) -> Evaluation:
+    return evaluate(remote_config(cert_dir))
+
+
+def test_a_further_host_gets_a_provider_of_its_own_and_the_image_network_and_workers_on_it(
+    two_hosts: Evaluation, cert_dir: str
+) -> None:
+    (provider,) = [p for p in two_hosts.of_type("pulumi:providers:docker") if p.name != "docker"]
+    assert provider.name == f"airflow-host-{SLUG}"
+    assert provider.inputs["host"] == REMOTE and provider.inputs["certPath"] == cert_dir
+    on_host = sorted(r.name for r in two_hosts.resources.values() if r.provider.startswith(provider.urn + "::"))
+    assert on_host == [
+        f"airflow-host-{SLUG}-image",
+        f"airflow-host-{SLUG}-network",
+        f"airflow-worker-{SLUG}-1",
+        f"airflow-worker-{SLUG}-2",
+    ]
+    network = two_hosts.named(f"airflow-host-{SLUG}-network")
+    assert network.inputs["name"] == "mlops-stack-dev-net"  # the pipeline containers' network, by the same name
+    assert two_hosts.named(f"airflow-host-{SLUG}-image").inputs["keepLocally"] is True
+    main_workers = [
+        c.name
+        for c in airflow_containers(two_hosts)
+        if c.name.startswith("airflow-worker-") and not c.provider.startswith(provider.urn)
+    ]
+    assert main_workers == ["airflow-worker-1"]
+
+
+def test_workers_on_a_further_host_reach_the_services_at_the_worker_address(two_hosts: Evaluation) -> None:
+    worker = two_hosts.named(f"airflow-worker-{SLUG}-1")
+    assert worker.inputs["hostname"] == f"airflow-worker-{SLUG}-1"
+    env = env_of(worker)
+    mysql_port = int(two_hosts.named("mysql-server").inputs["ports"][0]["external"])
+    assert f"@{WORKER_ADDRESS}:{mysql_port}/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"].endswith(f"@{WORKER_ADDRESS}:6379/0")
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == f"http://{WORKER_ADDRESS}:8085/execution/"
+    connections = {k: v for k, v in env.items() if k.startswith("AIRFLOW_CONN_")}
+    assert connections and all(WORKER_ADDRESS in v for v in connections.values()), connections
+    assert not [v for v in connections.values() if "://minio:" in v or "://gitbucket:" in v or "://mlflow:" in v]
+    assert env["DE_PREPROCESSING_IMAGE"].startswith(f"{WORKER_ADDRESS}:5000/")
+    assert not [k for k in env if k.startswith("AIRFLOW__METRICS__")]  # the StatsD exporter is on the stack network
+    # Its host's Docker socket, that host's socket group; drains for up to WORKER_DRAIN_SECONDS when removed.
+    assert {"hostPath": "/run/e2/docker.sock", "containerPath": airflow.DOCKER_SOCKET} in [
+        {k: v[k] for k in ("hostPath", "containerPath") if k in v} for v in plain(worker.inputs["volumes"])
+    ]
+    assert worker.inputs["groupAdds"] == ["997"]
+    assert worker.inputs["destroyGraceSeconds"] == airflow.WORKER_DRAIN_SECONDS
+    # The main host's worker keeps the stack network's names; all workers count toward parallelism.
+    main = env_of(two_hosts.named("airflow-worker-1"))
+    assert main["AIRFLOW__CELERY__BROKER_URL"].endswith(f"@{redis.ALIAS}:{redis.INTERNAL_PORT}/0")
+    assert {main["AIRFLOW__CORE__PARALLELISM"], env["AIRFLOW__CORE__PARALLELISM"]} == {"12"}
+    assert two_hosts.depends_on(worker, two_hosts.named("airflow-init"))
+    assert two_hosts.depends_on(worker, two_hosts.named("redis-server"))
+
+
+def test_only_what_the_workers_need_is_published_on_the_worker_address(two_hosts: Evaluation) -> None:
+    on_worker_address = sorted(
+        c.name
+        for c in two_hosts.of_type(CONTAINER)
+        if any(p.get("ip") == WORKER_ADDRESS for p in plain(c.inputs.get("ports") or []))
+    )
+    assert on_worker_address == [
+        "airflow-api-server",
+        "gitbucket-server",
+        "minio-server",
+        "mlflow-server",
+        "mysql-server",
+        "redis-server",
+        "registry-server",
+    ]
+    minio = plain(two_hosts.named("minio-server").inputs["ports"])
+    assert [p["external"] for p in minio if p["ip"] == WORKER_ADDRESS] == [9000]  # not the console
+    assert plain(two_hosts.named("redis-server").inputs["ports"]) == [
+        {"internal": redis.INTERNAL_PORT, "external": 6379, "ip": WORKER_ADDRESS}
+    ]
+    assert {p["ip"] for p in plain(two_hosts.named("mysql-server").inputs["ports"])} == {"127.0.0.1", WORKER_ADDRESS}
+
+
+def test_secrets_reach_the_further_hosts_workers_only_as_secrets(two_hosts: Evaluation) -> None:
+    worker = two_hosts.named(f"airflow-worker-{SLUG}-1")
+    for password in (REDIS_PASSWORD, "mock-secret-mysql-db-airflow-password"):
+        assert _contains(worker.inputs, password), password
+        assert _plaintext_paths(worker.inputs, password) == [], password
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"workerAddress": None}, f"airflow runs containers on {REMOTE}, which cannot reach this host's services"),
+        ({"workerAddress": "127.0.0.1"}, "'workerAddress' is 127.0.0.1: tcp://10.213.0.2:2376 cannot reach this host"),
+        ({"workerAddress": "0.0.0.0"}, "'workerAddress' is 0.0.0.0"),
+        ({"workerAddress": "my-host"}, "'workerAddress' must be an IPv4 address of this host, got 'my-host'"),
+        (
+            {"certPath": "/nonexistent"},
+            "certPath '/nonexistent' of 'tcp://10.213.0.2:2376' lacks ca.pem, cert.pem, key.pem",
+        ),
+        ({"socketGid": None}, f"host {REMOTE!r} needs socketGid"),
+        ({"host": "ssh://ops@10.213.0.2"}, "certPath is for tcp:// hosts; 'ssh://ops@10.213.0.2' is reached over ssh"),
+        ({"host": "http://10.213.0.2"}, "host must be 'main' or a Docker host URL"),
+        ({"host": "tcp://10.213.0.2:port"}, "host 'tcp://10.213.0.2:port' is not <scheme>://[user@]<address>[:port]"),
+        ({"dockerSocket": "run/docker.sock"}, "dockerSocket of 'tcp://10.213.0.2:2376' must be an absolute path"),
+        ({"workers": 17}, "entry 2: workers must be a whole number from 1 to 16, got 17"),
+        ({"tls": True}, "entry 2 has unknown keys ['tls']"),
+    ],
+)
+def test_bad_further_hosts_are_refused_before_anything_is_made(
+    cert_dir: str, changes: dict[str, Any], problem: str
+) -> None:
+    config = remote_config(cert_dir)
+    entry = dict(config["airflow"]["workerHosts"][1])
+    if "workerAddress" in changes:
+        if changes["workerAddress"] is None:
+            del config["workerAddress"]
+        else:
+            config["workerAddress"] = changes["workerAddress"]
+    else:
+        entry.update(changes)
+        entry = {k: v for k, v in entry.items() if v is not None}
+        config["airflow"] = {**config["airflow"], "workerHosts": [{"host": "main"}, entry]}
+    with pytest.raises(ConfigError) as raised:
+        evaluate(config)
+    assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+def test_a_worker_address_without_a_further_host_is_refused() -> None:
+    with pytest.raises(ConfigError) as raised:
+        evaluate({**CELERY, "workerAddress": WORKER_ADDRESS})
+    assert any(
+        "'workerAddress' is set but no service runs on a further Docker host" in p for p in raised.value.problems
+    )
+
+
+def test_a_host_listed_twice_is_refused_by_address_and_port(cert_dir: str) -> None:
+    config = remote_config(cert_dir)
+    remote = config["airflow"]["workerHosts"][1]
+    config["airflow"]["workerHosts"].append({**remote, "host": "tcp://10.213.0.2:2376/"})
+    with pytest.raises(ConfigError) as raised:
+        evaluate(config)
+    assert any("entry 3: host 'tcp://10.213.0.2:2376/' is listed twice" in p for p in raised.value.problems)
 
 
 def test_the_default_worker_hosts_written_out_are_accepted_with_the_local_executor() -> None:
