@@ -40,7 +40,7 @@ from components.minio import Minio, S3ServiceUser
 from components.mlflow import MLflow
 from components.mysql import MySQL, ServiceDatabase
 from components.redis import Redis
-from components.registry import ImageRegistry
+from components.registry import ImageRegistry, Registry
 from components.spec import ScrapeJob, ServiceConfig, ServiceSpec, Setting, needed
 from dags.mlops_contract import ConnId, Env, connection_variable
 
@@ -89,6 +89,16 @@ class WorkerHost:
     def worker_alias(self, number: int) -> str:
         # The main host's workers keep their first names (airflow-worker-<n>).
         return f"{ALIAS}-worker-{number}" if self.is_main else f"{ALIAS}-worker-{self.slug}-{number}"
+
+
+DEFAULT_HEARTBEAT_TIMEOUT = 300
+MIN_HEARTBEAT_TIMEOUT, MAX_HEARTBEAT_TIMEOUT = 30, 86400  # under 30 s a busy task's heartbeat may be late
+
+
+def _heartbeat_timeout_problem(value: Any) -> str | None:
+    if _is_whole(value) and MIN_HEARTBEAT_TIMEOUT <= value <= MAX_HEARTBEAT_TIMEOUT:
+        return None
+    return f"must be a whole number of seconds from {MIN_HEARTBEAT_TIMEOUT} to {MAX_HEARTBEAT_TIMEOUT}, got {value!r}"
 
 
 def _executor_problem(value: Any) -> str | None:
@@ -210,15 +220,23 @@ SPEC = ServiceSpec(
     settings={
         # With Prometheus: Airflow's StatsD metrics, as Prometheus series.
         "statsdExporterImage": Setting("prom/statsd-exporter:v0.31.0", image_problem),
+        # With workers on further hosts: the TCP proxy that publishes what they need on workerAddress.
+        "gatewayImage": Setting("haproxy:3.2.25", image_problem),
         # Where tasks run: in the scheduler (local) or on Celery workers (celery).
         "executor": Setting(LOCAL_EXECUTOR, _executor_problem),
         # With celery: the Docker hosts that run workers, and how many on each.
         "workerHosts": Setting(list(DEFAULT_WORKER_HOSTS), _worker_hosts_problem),
+        # A running task whose process stopped heartbeating this long (its worker or host gone)
+        # is failed, and retried if its task allows: Airflow's default, 300.
+        "taskHeartbeatTimeoutSeconds": Setting(DEFAULT_HEARTBEAT_TIMEOUT, _heartbeat_timeout_problem),
     },
     settings_check=_settings_problems,
     needs_for_settings=_needs_for_settings,
     remote_hosts=_remote_hosts,
 )
+GATEWAY_ALIAS = "airflow-gateway"
+GATEWAY_CONFIG_FILE = "/usr/local/etc/haproxy/haproxy.cfg"  # where the official image reads it
+GATEWAY_HEALTH_PORT = 8404  # on the stack network only
 STATSD_ALIAS = "airflow-statsd"
 STATSD_PORT = 9125  # UDP, on the stack network only
 STATSD_METRICS_PORT = 9102
@@ -288,6 +306,53 @@ def celery_environment(broker_url: str, sql_conn: str) -> list[str]:
         f"AIRFLOW__CELERY__RESULT_BACKEND=db+{sql_conn}",
         f"AIRFLOW__CELERY__WORKER_CONCURRENCY={WORKER_CONCURRENCY}",
     ]
+
+
+@dataclass(frozen=True)
+class GatewayRoute:
+    """A service that workers on further hosts reach through the worker gateway: its alias and
+    port on the stack network, and the port the gateway publishes it on (the service's host port)."""
+
+    name: str
+    alias: str
+    port: int
+    published: int
+
+    @classmethod
+    def of_urls(cls, name: str, internal_url: str, host_url: str) -> GatewayRoute:
+        internal = urlsplit(internal_url)
+        return cls(name, str(internal.hostname), internal.port or 80, urlsplit(host_url).port or 80)
+
+
+def gateway_config(routes: Sequence[GatewayRoute]) -> str:
+    """HAProxy, TCP only: one listener per route, each service found again by Docker's DNS when its
+    container is replaced (a new address); a service not up yet only fails its own connections."""
+    lines = [
+        "global",
+        "    maxconn 2048",
+        "resolvers stack",
+        "    nameserver docker 127.0.0.11:53",
+        "    hold valid 10s",
+        "defaults",
+        "    mode tcp",
+        "    timeout connect 10s",
+        # Long-lived clients: the broker connection of Celery, SQLAlchemy's pool.
+        "    timeout client 24h",
+        "    timeout server 24h",
+        "    default-server init-addr last,libc,none resolvers stack",
+        "frontend health",
+        "    mode http",
+        "    timeout client 10s",
+        f"    bind :{GATEWAY_HEALTH_PORT}",
+        "    monitor-uri /healthz",
+    ]
+    for route in routes:
+        lines += [
+            f"listen {route.name}",
+            f"    bind :{route.published}",
+            f"    server {route.name} {route.alias}:{route.port}",
+        ]
+    return "\n".join([*lines, ""])
 
 
 @dataclass(frozen=True)
@@ -500,6 +565,8 @@ class Airflow(pulumi.ComponentResource):
                         # With Celery it caps the running tasks of all workers together.
                         f"AIRFLOW__CORE__PARALLELISM={parallelism(service.settings)}",
                         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK=True",
+                        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="
+                        f"{service.settings['taskHeartbeatTimeoutSeconds']}",
                     ]
                 )
             )
@@ -604,7 +671,7 @@ class Airflow(pulumi.ComponentResource):
         self.api_server = process(
             "api-server",
             f"curl -fsS http://localhost:{INTERNAL_PORT}/api/v2/version",
-            published=(Published(INTERNAL_PORT, service.port, for_workers=True),),
+            published=(Published(INTERNAL_PORT, service.port),),
         )
         # Whatever runs the tasks starts their containers: the scheduler (LocalExecutor) or
         # the Celery workers. Only it gets the Docker socket.
@@ -640,10 +707,16 @@ class Airflow(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     provider=on_host.provider,
-                    depends_on=[*([self.statsd] if self.statsd and host.is_main else []), *broker_ready],
+                    depends_on=[
+                        *([self.statsd] if self.statsd and host.is_main else []),
+                        *([self.gateway] if self.gateway and not host.is_main else []),
+                        *broker_ready,
+                    ],
                 ),
             )
 
+        further = [host for host in worker_hosts(service.settings) if not host.is_main]
+        self.gateway = self._worker_gateway(name, args) if further else None
         self.workers: list[docker.Container] = []
         for host in worker_hosts(service.settings):
             if host.is_main:
@@ -668,6 +741,43 @@ class Airflow(pulumi.ComponentResource):
                 "adminUser": self.admin_user,
                 "adminPassword": self.admin_password,
             }
+        )
+
+    def _worker_gateway(self, name: str, args: AirflowArgs) -> docker.Container:
+        """What workers on further hosts need of this one, published on `workerAddress` and nowhere
+        else: one TCP proxy on the stack network, so no service is published twice (Docker reports a
+        port's two bindings in the reverse order, which a refresh would read as a change)."""
+        stack, service = args.stack, args.service
+        address = needed(stack.worker_address, "airflow workers on further hosts", "workerAddress")
+        routes = [
+            GatewayRoute("mysql", args.mysql.internal_host, args.mysql.internal_port, args.mysql.host_port),
+            GatewayRoute.of_urls("airflow", self.internal_url, self.host_url),
+        ]
+        if args.redis is not None:
+            routes.append(GatewayRoute("redis", args.redis.alias, redis.INTERNAL_PORT, args.redis.host_port))
+        for route_name, served in (
+            ("registry", args.registry),
+            ("minio", args.minio),
+            ("gitbucket", args.gitbucket),
+            ("mlflow", args.mlflow),
+        ):
+            if isinstance(served, (Registry, Minio, GitBucket, MLflow)):  # an external registry needs no route
+                routes.append(GatewayRoute.of_urls(route_name, served.internal_url, served.host_url))
+        return service_container(
+            f"{name}-gateway",
+            stack=stack,
+            service=service,
+            image=local_image(f"{name}-gateway-image", service.settings["gatewayImage"], self),
+            network=args.network,
+            alias=GATEWAY_ALIAS,
+            command=["haproxy", "-f", GATEWAY_CONFIG_FILE],
+            uploads=[docker.ContainerUploadArgs(file=GATEWAY_CONFIG_FILE, content=gateway_config(routes))],
+            published=[Published(r.published, r.published, address=address) for r in routes],
+            health=[f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{GATEWAY_HEALTH_PORT}'"],
+            start_period=10,
+            drop_capabilities=True,
+            memory_mb=EXPORTER_MEMORY_MB,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _further_host(self, name: str, host: WorkerHost, stack: StackConfig, image: str) -> _HostPlacement:

@@ -31,30 +31,11 @@ SERVICE_LABEL = "mlops.service"
 
 @dataclass(frozen=True)
 class Published:
-    """A container port published on the stack's bind address.
-
-    `for_workers`: workers on further Docker hosts need it, so it is published on the stack's
-    `workerAddress` too, when it has one; `workers_only`: only there (not on the bind address).
-    """
+    """A container port published on the stack's bind address (or on `address`, when given)."""
 
     internal: int
     external: int
-    for_workers: bool = False
-    workers_only: bool = False
-
-
-def port_bindings(stack: StackConfig, published: Sequence[Published]) -> list[docker.ContainerPortArgs]:
-    """Each port on the bind address and, for the workers' ports, on the worker address (unless the
-    bind address already covers it: 0.0.0.0, or the same address)."""
-    bindings = []
-    worker = stack.worker_address
-    covered = worker is None or stack.bind_address in (worker, "0.0.0.0")  # noqa: S104
-    for port in published:
-        addresses = [] if port.workers_only else [stack.bind_address]
-        if (port.for_workers or port.workers_only) and worker is not None and (port.workers_only or not covered):
-            addresses.append(worker)
-        bindings += [docker.ContainerPortArgs(internal=port.internal, external=port.external, ip=a) for a in addresses]
-    return bindings
+    address: str | None = None
 
 
 NO_NEW_PRIVILEGES = "no-new-privileges:true"
@@ -269,7 +250,10 @@ def service_container(
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias, *filter(None, [shared_alias])])
         ],
-        ports=port_bindings(stack, published),
+        ports=[
+            docker.ContainerPortArgs(internal=p.internal, external=p.external, ip=p.address or stack.bind_address)
+            for p in published
+        ],
         volumes=volumes or None,
         uploads=list(uploads) if uploads else None,
         memory=memory_mb or service.memory_mb,

@@ -285,7 +285,7 @@ def load(
             f"127.0.0.1 or 0.0.0.0, or set '{EXTERNAL_REGISTRY_KEY}'"
         )
 
-    worker_address = _worker_address(raw, specs, services, problems)
+    worker_address = _worker_address(raw, specs, services, bind_address, problems)
 
     socket_users = [spec.name for spec in specs if spec.uses_docker_socket and services[spec.name].enabled]
     gid = _socket_gid(raw, docker_host, socket_users, socket_gid or _local_socket_gid, problems)
@@ -311,6 +311,7 @@ def _worker_address(
     raw: Mapping[str, Any],
     specs: Sequence[ServiceSpec],
     services: Mapping[str, ServiceConfig],
+    bind_address: str,
     problems: list[str],
 ) -> str | None:
     """The address further Docker hosts reach this one at: required with such hosts, refused without.
@@ -349,6 +350,12 @@ def _worker_address(
         problems.append(
             f"'{WORKER_ADDRESS_KEY}' is {value}: {remote[0][1]} cannot reach this host there (loopback is its own, "
             "0.0.0.0 is no address); use the address of this host on the network they share"
+        )
+        return None
+    if bind_address in (value, "0.0.0.0"):  # noqa: S104
+        problems.append(
+            f"bindAddress {bind_address} covers '{WORKER_ADDRESS_KEY}' {value}: the services' ports would be published "
+            "there twice (and all of them, not only the workers'); keep bindAddress on loopback"
         )
         return None
     return str(address)

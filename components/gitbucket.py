@@ -148,7 +148,7 @@ class GitBucket(pulumi.ComponentResource):
                 pulumi.Output.concat("GITBUCKET_DB_PASSWORD=", db.password),
             ],
             mounts=[Mount(volume.name, "/gitbucket")],
-            published=[Published(INTERNAL_PORT, service.port, for_workers=True)],
+            published=[Published(INTERNAL_PORT, service.port)],
             health=[f"curl -fsS http://localhost:{INTERNAL_PORT}{HEALTH_PATH} >/dev/null"],
             start_period=120,
             wait_timeout=600,  # the first start against an empty database runs every migration

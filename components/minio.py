@@ -93,7 +93,7 @@ class Minio(pulumi.ComponentResource):
             ],
             mounts=[Mount(volume.name, "/data")],
             published=[
-                Published(S3_PORT, service.port, for_workers=True),
+                Published(S3_PORT, service.port),
                 Published(CONSOLE_PORT, service.ports["consolePort"]),
             ],
             health=[f"curl -fsS http://localhost:{S3_PORT}/minio/health/live"],

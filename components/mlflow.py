@@ -252,7 +252,7 @@ class MLflow(pulumi.ComponentResource):
             user=SERVER_USER,
             uploads=[docker.ContainerUploadArgs(file=AUTH_CONFIG_FILE, content=auth_config(), permissions="0444")],
             mounts=[users, *([Mount(metrics.name, METRICS_DIR)] if metrics else [])],
-            published=[Published(INTERNAL_PORT, service.port, for_workers=True)],
+            published=[Published(INTERNAL_PORT, service.port)],
             # The official image has no curl: Python's own HTTP client.
             health=[
                 "python -c \"import urllib.request; urllib.request.urlopen('http://localhost:"

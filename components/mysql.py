@@ -130,7 +130,7 @@ class MySQL(pulumi.ComponentResource):
                 )
             ],
             mounts=[Mount(volume.name, "/var/lib/mysql")],
-            published=[Published(INTERNAL_PORT, args.service.port, for_workers=True)],
+            published=[Published(INTERNAL_PORT, args.service.port)],
             # A real login over TCP: `mysqladmin ping` also succeeds on "access denied", e.g.
             # against the first-initialisation server, before the root password is set.
             health=['MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -h 127.0.0.1 -uroot -e "SELECT 1" >/dev/null'],

@@ -3,8 +3,8 @@
 Its one client is Airflow: one ACL account for it (everything but the admin
 commands), the default account off, and a ping-only account for the health
 check. The password reaches Redis in its config file, never on a command line.
-Published only for Airflow's workers on further Docker hosts, on the stack's
-`workerAddress` (its port key `port`); otherwise only the stack network reaches it.
+Not published: only containers on the stack network reach it, and Airflow's workers on
+further Docker hosts through Airflow's worker gateway, at `redis.port` on `workerAddress`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pulumi
 import pulumi_docker as docker
 
-from components.base import Mount, Published, data_volume, local_image, secret_password, service_container
+from components.base import Mount, data_volume, local_image, secret_password, service_container
 from components.config import StackConfig
 from components.spec import ServiceConfig, ServiceSpec
 
@@ -32,7 +32,7 @@ HEALTH_CHECK = f"redis-cli --no-auth-warning --user {HEALTH_USER} --pass unused 
 SPEC = ServiceSpec(
     name="redis",
     image="redis:8.10.2",
-    ports={"port": 6379},  # on workerAddress only, and only when workers run on further hosts
+    ports={"port": 6379},  # where the worker gateway publishes it, with workers on further hosts
     memory_mb=256,
     secrets=("redisAirflowPassword",),
     outputs=("redisAirflowUser", "redisAirflowPassword"),
@@ -102,7 +102,6 @@ class Redis(pulumi.ComponentResource):
                     ),
                 )
             ],
-            published=[Published(INTERNAL_PORT, service.port, workers_only=True)] if stack.worker_address else [],
             health=[HEALTH_CHECK],
             start_period=10,
             opts=pulumi.ResourceOptions(parent=self),

@@ -170,7 +170,7 @@ class Registry(pulumi.ComponentResource):
             ],
             uploads=[docker.ContainerUploadArgs(file=HTPASSWD_FILE, content=htpasswd)],
             mounts=[Mount(volume.name, "/var/lib/registry")],
-            published=[Published(INTERNAL_PORT, service.port, for_workers=True)],
+            published=[Published(INTERNAL_PORT, service.port)],
             health=[f"wget -qO- http://localhost:{DEBUG_PORT}/debug/health >/dev/null"],
             # Not read-only: Docker copies the htpasswd upload into the root filesystem before start.
             drop_capabilities=True,

@@ -26,7 +26,7 @@ ROOT="$(dirname "$OFFLINE_DIR")"
 IMAGES_DIR="$OFFLINE_DIR/images"
 CACHE_DIR="${MLOPS_CACHE_DIR:-$HOME/.cache/mlops-stack}"
 HASH_LABEL=org.mlops-local.build-hash
-ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin mlflow gitbucket-fake prometheus statsd-exporter mysqld-exporter redis)
+ALL_IMAGES=(debian mysql minio airflow registry phpmyadmin mlflow gitbucket-fake prometheus statsd-exporter mysqld-exporter redis haproxy)
 
 # MLOPS_IMAGE_PREFIX lets tests build into another namespace without touching
 # the images other users of this engine run.
@@ -44,6 +44,7 @@ declare -A TAGS=(
   [statsd-exporter]=$PREFIX/statsd-exporter:0.31.0
   [mysqld-exporter]=$PREFIX/mysqld-exporter:0.14
   [redis]=$PREFIX/redis:7.0
+  [haproxy]=$PREFIX/haproxy:2.6
 )
 
 log() { echo "[build-images] $*" >&2; }

@@ -30,6 +30,7 @@ EXPECTED_CONTAINERS = [
     for name in (
         "airflow",
         "airflow-dag-processor",
+        "airflow-gateway",  # what the second engine's worker reaches (tests/e2e/conftest.py)
         "airflow-init",
         "airflow-scheduler",
         "airflow-statsd",

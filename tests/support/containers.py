@@ -37,6 +37,7 @@ IMAGES = {
     "prometheus": os.environ.get("MLOPS_TEST_PROMETHEUS_IMAGE", "mlops-local/prometheus:2.42"),
     "statsd-exporter": os.environ.get("MLOPS_TEST_STATSD_EXPORTER_IMAGE", "mlops-local/statsd-exporter:0.31.0"),
     "redis": os.environ.get("MLOPS_TEST_REDIS_IMAGE", "mlops-local/redis:7.0"),
+    "haproxy": os.environ.get("MLOPS_TEST_HAPROXY_IMAGE", "mlops-local/haproxy:2.6"),
     "debian": os.environ.get("MLOPS_TEST_DEBIAN_IMAGE", "mlops-local/debian:bookworm"),
 }
 

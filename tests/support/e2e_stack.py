@@ -27,6 +27,7 @@ import yaml
 from pulumi import automation as auto
 
 from components.platform import SERVICES
+from tests.support.second_engine import SecondEngine
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")
@@ -191,6 +192,50 @@ def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
         finally:
             remove_docker_objects(volumes=True)
             remove_images(ports["registry.port"])
+
+
+AIRFLOW_IMAGE = "mlops-local/airflow:3.3.2"  # Pulumi.e2e.yaml's airflow.image
+
+
+def copy_image(image: str, engine: SecondEngine) -> None:
+    """An image of the main engine, loaded into the second one (it can pull nothing from outside)."""
+    with subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE) as save:
+        loaded = subprocess.run(
+            ["docker", "--host", f"unix://{engine.socket}", "load", "--quiet"],
+            stdin=save.stdout,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    assert save.returncode == 0 and loaded.returncode == 0, loaded.stderr
+
+
+def worker_host_entry(engine: SecondEngine, workers: int = 1) -> dict[str, Any]:
+    """The second engine as an `airflow.workerHosts` entry."""
+    return {
+        "host": engine.url,
+        "workers": workers,
+        "certPath": str(engine.cert_dir),
+        "socketGid": engine.socket.stat().st_gid,
+        "dockerSocket": str(engine.socket),
+    }
+
+
+def add_worker_host(stack: auto.Stack, engine: SecondEngine, heartbeat_timeout: int) -> None:
+    """Workers on the main engine and on `engine`; the services published for it on this host's end of the pair."""
+    hosts = [{"host": "main", "workers": 1}, worker_host_entry(engine)]
+    stack.set_config("workerAddress", auto.ConfigValue(value=engine.host_address))
+    set_worker_hosts(stack, hosts)
+    stack.set_config("airflow.taskHeartbeatTimeoutSeconds", auto.ConfigValue(value=str(heartbeat_timeout)), path=True)
+
+
+def set_worker_hosts(stack: auto.Stack, hosts: list[dict[str, Any]]) -> None:
+    """`airflow.workerHosts`, key by key (`config set --path` types numbers as YAML does)."""
+    stack.remove_config("airflow.workerHosts", path=True)
+    for index, entry in enumerate(hosts):
+        for key, value in entry.items():
+            stack.set_config(f"airflow.workerHosts[{index}].{key}", auto.ConfigValue(value=str(value)), path=True)
 
 
 def docker(*args: str) -> str:

@@ -3,7 +3,8 @@
 The test makes it and stops it: a network namespace of its own, joined to this host by a veth pair
 on a /30 of 10.213.0.0/16 that no interface here uses, and a dockerd inside it (Debian's, the
 main engine's binary) with its own data and exec roots, listening only on its namespace's address
-over tcp:// with TLS: a CA, a server and a client certificate made by the test. Nothing else is a
+over tcp:// with TLS (a CA, a server and a client certificate made by the test), and on a Unix
+socket under its exec root, which the workers on it mount. Nothing else is a
 target: the engine is reached at that one address with that client certificate, and removing it
 removes the namespace, the veth pair, the engine's files and nothing else. Needs root (ip netns).
 """
@@ -19,7 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
@@ -36,17 +37,26 @@ STATE_ROOT = Path("/var/lib/mlops-test-engines")  # its data roots (overlay2 nee
 START_TIMEOUT = 60
 
 
-@dataclass(frozen=True)
+@dataclass
 class SecondEngine:
     name: str  # the namespace's, and the prefix of everything made for it
     address: str  # the engine's, inside its namespace
     host_address: str  # this host's end of the veth pair: where the engine's containers reach this host
     cert_dir: Path  # ca.pem, cert.pem, key.pem: the client's (DOCKER_CERT_PATH layout)
     data_root: Path
+    exec_root: Path
+    arguments: list[str] = field(default_factory=list)  # dockerd's, after the binary
+    log: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"tcp://{self.address}:{PORT}"
+
+    @property
+    def socket(self) -> Path:
+        """Its Unix socket on this machine (group docker, as the main engine's): what its workers mount."""
+        return self.exec_root / "docker.sock"
 
     def client(self) -> docker.DockerClient:
         tls = docker.tls.TLSConfig(
@@ -63,6 +73,59 @@ class SecondEngine:
     def in_namespace(self, *command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """A command run in the engine's network namespace (as the engine's host sees the network)."""
         return _run("nsenter", f"--net=/run/netns/{self.name}", *command, check=False, timeout=timeout)
+
+    def start(self) -> None:
+        """Start dockerd and wait until it answers."""
+        assert self.log is not None and self.process is None
+        self.data_root.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                # nsenter, not `ip netns exec`: that one remounts /sys, hiding the cgroups dockerd needs.
+                ["nsenter", f"--net=/run/netns/{self.name}", "dockerd", *self.arguments],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the second engine exited: {self.log.read_text()[-2000:]}")
+            probe = self.client()
+            try:
+                with suppress(docker.errors.DockerException, OSError):
+                    if probe.ping():
+                        return
+            finally:
+                probe.close()
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the second engine did not answer in {START_TIMEOUT}s: {self.log.read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+
+    def stop(self, forget: bool = False) -> None:
+        """The host going away: dockerd stops its containers and exits. `forget`: its data goes
+        too, as if the machine came back rebuilt (no image, container or network left)."""
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            self.process = None
+        if forget:
+            _remove_root(self.data_root)
+            shutil.rmtree(self.exec_root, ignore_errors=True)
+
+
+def _remove_root(data_root: Path) -> None:
+    if data_root.exists():
+        # What a stopped engine may leave mounted under its root (an overlay of a killed container).
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+        for mount in sorted((m for m in mounts if m.startswith(str(data_root))), reverse=True):
+            _run("umount", "-l", mount, check=False)
+        shutil.rmtree(data_root, ignore_errors=True)
 
 
 def missing_prerequisite() -> str | None:
@@ -143,16 +206,46 @@ def make_certificates(directory: Path, server_address: str) -> tuple[Path, Path]
 
 
 @contextmanager
-def second_engine(scratch: Path, insecure_registries: tuple[str, ...] = ()) -> Iterator[SecondEngine]:
-    """Make the namespace, the veth pair and the engine; remove all three on the way out."""
+def second_engine(scratch: Path, trust_host_registries: bool = False) -> Iterator[SecondEngine]:
+    """Make the namespace, the veth pair and the engine; remove all three on the way out.
+
+    `trust_host_registries`: the engine pulls over plain HTTP from registries on this host's end
+    of the pair (the stack's registry, published on the worker address), as a user lists theirs
+    in `insecure-registries`.
+    """
     name = f"mlops-test-{secrets.token_hex(4)}"
     subnet = _free_subnet()
     host_end, engine_end = (str(a) for a in subnet.hosts())
     host_link, engine_link = f"mt{name[-8:]}h", f"mt{name[-8:]}n"
     data_root, exec_root = STATE_ROOT / name, Path("/run") / name
     server_dir, client_dir = make_certificates(scratch / "certs", engine_end)
-    engine: subprocess.Popen[bytes] | None = None
-    log = scratch / "dockerd.log"
+    config = scratch / "daemon.json"
+    config.write_text("{}\n")
+    engine = SecondEngine(
+        name,
+        engine_end,
+        host_end,
+        client_dir,
+        data_root,
+        exec_root,
+        arguments=[
+            f"--host=tcp://{engine_end}:{PORT}",
+            f"--host=unix://{exec_root}/docker.sock",
+            "--tlsverify",
+            f"--tlscacert={server_dir / 'ca.pem'}",
+            f"--tlscert={server_dir / 'cert.pem'}",
+            f"--tlskey={server_dir / 'key.pem'}",
+            f"--config-file={config}",  # not the main engine's /etc/docker/daemon.json
+            f"--data-root={data_root}",
+            f"--exec-root={exec_root}",
+            f"--pidfile={exec_root}/docker.pid",
+            # Namespaces of its own, should it share a system containerd with the main engine.
+            f"--containerd-namespace={name}",
+            f"--containerd-plugins-namespace={name}-plugins",
+            *([f"--insecure-registry={host_end}/32"] if trust_host_registries else []),
+        ],
+        log=scratch / "dockerd.log",
+    )
     try:
         _run("ip", "netns", "add", name)
         _run("ip", "link", "add", host_link, "type", "veth", "peer", "name", engine_link)
@@ -166,66 +259,13 @@ def second_engine(scratch: Path, insecure_registries: tuple[str, ...] = ()) -> I
             ("ip", "route", "add", "default", "via", host_end),
         ):
             _run("ip", "netns", "exec", name, *command)
-        data_root.mkdir(parents=True)
-        config = scratch / "daemon.json"
-        config.write_text("{}\n")
-        with log.open("wb") as output:
-            engine = subprocess.Popen(
-                [
-                    # nsenter, not `ip netns exec`: that one remounts /sys, hiding the cgroups dockerd needs.
-                    "nsenter",
-                    f"--net=/run/netns/{name}",
-                    "dockerd",
-                    f"--host=tcp://{engine_end}:{PORT}",
-                    "--tlsverify",
-                    f"--tlscacert={server_dir / 'ca.pem'}",
-                    f"--tlscert={server_dir / 'cert.pem'}",
-                    f"--tlskey={server_dir / 'key.pem'}",
-                    f"--config-file={config}",  # not the main engine's /etc/docker/daemon.json
-                    f"--data-root={data_root}",
-                    f"--exec-root={exec_root}",
-                    f"--pidfile={exec_root}/docker.pid",
-                    # Namespaces of its own, should it share a system containerd with the main engine.
-                    f"--containerd-namespace={name}",
-                    f"--containerd-plugins-namespace={name}-plugins",
-                    *(f"--insecure-registry={registry}" for registry in insecure_registries),
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        found = SecondEngine(name, engine_end, host_end, client_dir, data_root)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if engine.poll() is not None:
-                raise RuntimeError(f"the second engine exited: {log.read_text()[-2000:]}")
-            probe = found.client()
-            try:
-                with suppress(docker.errors.DockerException, OSError):
-                    if probe.ping():
-                        break
-            finally:
-                probe.close()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the second engine did not answer in {START_TIMEOUT}s: {log.read_text()[-2000:]}")
-            time.sleep(0.5)
-        yield found
+        engine.start()
+        yield engine
     finally:
-        if engine is not None:
-            engine.terminate()
-            try:
-                engine.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                engine.kill()
-                engine.wait(timeout=10)
+        engine.stop()
         _run("ip", "netns", "del", name, check=False)  # its end of the pair goes with it, and so the pair
         _run("ip", "link", "del", host_link, check=False)
-        if data_root.exists():
-            # What a stopped engine may leave mounted under its root (an overlay of a killed container).
-            mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-            for mount in sorted((m for m in mounts if m.startswith(str(data_root))), reverse=True):
-                _run("umount", "-l", mount, check=False)
-            shutil.rmtree(data_root, ignore_errors=True)
+        _remove_root(data_root)
         with suppress(OSError):
             STATE_ROOT.rmdir()  # only when no other test's engine is there
         shutil.rmtree(exec_root, ignore_errors=True)

@@ -229,26 +229,37 @@ def test_workers_on_a_further_host_reach_the_services_at_the_worker_address(two_
 
 
 def test_only_what_the_workers_need_is_published_on_the_worker_address(two_hosts: Evaluation) -> None:
-    on_worker_address = sorted(
-        c.name
+    published_there = {
+        c.name: sorted(int(p["external"]) for p in plain(c.inputs.get("ports") or []) if p["ip"] == WORKER_ADDRESS)
         for c in two_hosts.of_type(CONTAINER)
-        if any(p.get("ip") == WORKER_ADDRESS for p in plain(c.inputs.get("ports") or []))
-    )
-    assert on_worker_address == [
-        "airflow-api-server",
-        "gitbucket-server",
-        "minio-server",
-        "mlflow-server",
-        "mysql-server",
-        "redis-server",
-        "registry-server",
+    }
+    # One gateway publishes the workers' ports there; no service is published there itself.
+    assert {name: ports for name, ports in published_there.items() if ports} == {
+        "airflow-gateway": [3306, 5000, 5050, 6379, 8080, 8085, 9000]
+    }
+    gateway = two_hosts.named("airflow-gateway")
+    assert {p["ip"] for p in plain(gateway.inputs["ports"])} == {WORKER_ADDRESS}
+    assert all(int(p["internal"]) == int(p["external"]) for p in plain(gateway.inputs["ports"]))
+    (upload,) = plain(gateway.inputs["uploads"])
+    assert upload["file"] == airflow.GATEWAY_CONFIG_FILE
+    servers = sorted(line.split()[-1] for line in upload["content"].splitlines() if line.strip().startswith("server"))
+    assert servers == [
+        "airflow:8080",
+        "gitbucket:8080",
+        "minio:9000",
+        "mlflow:5000",
+        "mysql:3306",
+        "redis:6379",
+        "registry:5000",
     ]
-    minio = plain(two_hosts.named("minio-server").inputs["ports"])
-    assert [p["external"] for p in minio if p["ip"] == WORKER_ADDRESS] == [9000]  # not the console
-    assert plain(two_hosts.named("redis-server").inputs["ports"]) == [
-        {"internal": redis.INTERNAL_PORT, "external": 6379, "ip": WORKER_ADDRESS}
-    ]
-    assert {p["ip"] for p in plain(two_hosts.named("mysql-server").inputs["ports"])} == {"127.0.0.1", WORKER_ADDRESS}
+    assert "mock-secret" not in upload["content"]  # routes only: no credential passes through its config
+    assert not plain(two_hosts.named("redis-server").inputs.get("ports") or [])
+    worker = two_hosts.named(f"airflow-worker-{SLUG}-1")
+    assert two_hosts.depends_on(worker, gateway)
+
+
+def test_no_gateway_without_a_further_host(celery: Evaluation) -> None:
+    assert not [r for r in celery.resources.values() if "gateway" in r.name]
 
 
 def test_secrets_reach_the_further_hosts_workers_only_as_secrets(two_hosts: Evaluation) -> None:
@@ -265,6 +276,7 @@ def test_secrets_reach_the_further_hosts_workers_only_as_secrets(two_hosts: Eval
         ({"workerAddress": "127.0.0.1"}, "'workerAddress' is 127.0.0.1: tcp://10.213.0.2:2376 cannot reach this host"),
         ({"workerAddress": "0.0.0.0"}, "'workerAddress' is 0.0.0.0"),
         ({"workerAddress": "my-host"}, "'workerAddress' must be an IPv4 address of this host, got 'my-host'"),
+        ({"bindAddress": "0.0.0.0"}, "bindAddress 0.0.0.0 covers 'workerAddress' 10.213.0.1"),
         (
             {"certPath": "/nonexistent"},
             "certPath '/nonexistent' of 'tcp://10.213.0.2:2376' lacks ca.pem, cert.pem, key.pem",
@@ -283,7 +295,9 @@ def test_bad_further_hosts_are_refused_before_anything_is_made(
 ) -> None:
     config = remote_config(cert_dir)
     entry = dict(config["airflow"]["workerHosts"][1])
-    if "workerAddress" in changes:
+    if "bindAddress" in changes:
+        config.update(changes)
+    elif "workerAddress" in changes:
         if changes["workerAddress"] is None:
             del config["workerAddress"]
         else:
@@ -324,3 +338,14 @@ def test_the_default_worker_host_is_one_worker_on_the_main_host() -> None:
     assert [c.name for c in evaluation.of_type(CONTAINER) if c.name.startswith("airflow-worker")] == [
         "airflow-worker-1"
     ]
+
+
+def test_the_task_heartbeat_timeout_reaches_every_airflow_process(dev: Evaluation) -> None:
+    variable = "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"
+    assert {env_of(c)[variable] for c in airflow_containers(dev)} == {"300"}  # Airflow's own default
+    quick = evaluate({**CELERY, "airflow": {"executor": "celery", "taskHeartbeatTimeoutSeconds": 60}})
+    assert {env_of(c)[variable] for c in airflow_containers(quick)} == {"60"}
+    for bad in (10, "60", True):
+        with pytest.raises(ConfigError) as raised:
+            evaluate({**BASE_CONFIG, "airflow": {"taskHeartbeatTimeoutSeconds": bad}})
+        assert any("'airflow.taskHeartbeatTimeoutSeconds' must be a whole number" in p for p in raised.value.problems)
