@@ -7,6 +7,7 @@ database).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -34,7 +35,7 @@ from components.base import (
     secret_password,
     service_container,
 )
-from components.config import StackConfig
+from components.config import StackConfig, is_whole_number
 from components.gitbucket import GitBucket, GitRepository
 from components.minio import Minio, S3ServiceUser
 from components.mlflow import MLflow
@@ -58,6 +59,8 @@ REMOTE_SCHEMES = ("tcp://", "ssh://")
 TLS_FILES = ("ca.pem", "cert.pem", "key.pem")  # what a Docker client reads from its cert path
 MAX_WORKERS_PER_HOST = 16
 DEFAULT_WORKER_HOSTS = ({"host": MAIN_HOST, "workers": 1},)
+SSH_PORT = 22
+MAX_SLUG = 40  # airflow-worker-<slug>-<n> stays within 63 characters
 # ssh:// hosts: no prompt (nobody answers it), and a dead host fails within seconds.
 SSH_OPTS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=10")
 # A worker being removed finishes its running tasks first (Celery's warm shutdown on SIGTERM).
@@ -84,7 +87,11 @@ class WorkerHost:
         if self.is_main:
             return MAIN_HOST
         parts = urlsplit(self.host)
-        return re.sub(r"[^a-z0-9]+", "-", f"{parts.hostname}-{parts.port or ''}".lower()).strip("-")
+        port = parts.port or SSH_PORT  # tcp:// always has one
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{parts.hostname}-{port}".lower()).strip("-")
+        if len(slug) > MAX_SLUG:  # a container's host name has at most 63 characters
+            slug = f"{slug[: MAX_SLUG - 9]}-{hashlib.sha256(slug.encode()).hexdigest()[:8]}"
+        return slug
 
     def worker_alias(self, number: int) -> str:
         # The main host's workers keep their first names (airflow-worker-<n>).
@@ -96,17 +103,13 @@ MIN_HEARTBEAT_TIMEOUT, MAX_HEARTBEAT_TIMEOUT = 30, 86400  # under 30 s a busy ta
 
 
 def _heartbeat_timeout_problem(value: Any) -> str | None:
-    if _is_whole(value) and MIN_HEARTBEAT_TIMEOUT <= value <= MAX_HEARTBEAT_TIMEOUT:
+    if is_whole_number(value) and MIN_HEARTBEAT_TIMEOUT <= value <= MAX_HEARTBEAT_TIMEOUT:
         return None
     return f"must be a whole number of seconds from {MIN_HEARTBEAT_TIMEOUT} to {MAX_HEARTBEAT_TIMEOUT}, got {value!r}"
 
 
 def _executor_problem(value: Any) -> str | None:
     return None if value in EXECUTORS else f"must be one of {', '.join(EXECUTORS)}, got {value!r}"
-
-
-def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _remote_host_problem(entry: Mapping[str, Any]) -> str | None:
@@ -124,6 +127,10 @@ def _remote_host_problem(entry: Mapping[str, Any]) -> str | None:
         parts = None
     if parts is None or not parts.hostname or parts.path not in ("", "/") or parts.query:
         return f"host {host!r} is not <scheme>://[user@]<address>[:port]"
+    if parts.password is not None:
+        return f"host {host!r} holds a password: ssh:// hosts log in with a key (no prompt, nothing in the stack)"
+    if host.startswith("tcp://") and parts.port is None:
+        return f"host {host!r} has no port: Docker's TLS port is usually 2376 (tcp://<address>:2376)"
     cert_path = entry.get("certPath")
     if host.startswith("tcp://"):
         if not isinstance(cert_path, str) or not cert_path:
@@ -131,13 +138,17 @@ def _remote_host_problem(entry: Mapping[str, Any]) -> str | None:
                 f"host {host!r} is tcp://: set certPath to a directory with {', '.join(TLS_FILES)} (the Docker API "
                 "without TLS gives root on that host to anyone who reaches it)"
             )
+        if not os.path.isabs(cert_path):
+            return (
+                f"certPath {cert_path!r} of {host!r} must be an absolute path (Pulumi and its providers run elsewhere)"
+            )
         missing = [name for name in TLS_FILES if not os.path.isfile(os.path.join(cert_path, name))]
         if missing:
             return f"certPath {cert_path!r} of {host!r} lacks {', '.join(missing)}"
     elif cert_path is not None:
         return f"certPath is for tcp:// hosts; {host!r} is reached over ssh"
     gid = entry.get("socketGid")
-    if not (isinstance(gid, int) and _is_whole(gid) and 0 <= gid < 2**31):
+    if not (is_whole_number(gid) and 0 <= gid < 2**31):
         return (
             f"host {host!r} needs socketGid: the group of the Docker socket there, a whole number "
             f"(`stat -c %g /var/run/docker.sock` on that host), got {gid!r}"
@@ -163,7 +174,7 @@ def _worker_hosts_problem(value: Any) -> str | None:
         if problem is not None:
             return f"{where}: {problem}"
         workers = entry.get("workers", 1)
-        if not _is_whole(workers) or not 1 <= workers <= MAX_WORKERS_PER_HOST:
+        if not is_whole_number(workers) or not 1 <= workers <= MAX_WORKERS_PER_HOST:
             return f"{where}: workers must be a whole number from 1 to {MAX_WORKERS_PER_HOST}, got {workers!r}"
         slug = WorkerHost(entry["host"]).slug
         if slug in slugs:
@@ -236,7 +247,6 @@ SPEC = ServiceSpec(
 )
 GATEWAY_ALIAS = "airflow-gateway"
 GATEWAY_CONFIG_FILE = "/usr/local/etc/haproxy/haproxy.cfg"  # where the official image reads it
-GATEWAY_HEALTH_PORT = 8404  # on the stack network only
 STATSD_ALIAS = "airflow-statsd"
 STATSD_PORT = 9125  # UDP, on the stack network only
 STATSD_METRICS_PORT = 9102
@@ -336,15 +346,18 @@ def gateway_config(routes: Sequence[GatewayRoute]) -> str:
         "defaults",
         "    mode tcp",
         "    timeout connect 10s",
-        # Long-lived clients: the broker connection of Celery, SQLAlchemy's pool.
+        # Long-lived clients: the broker connection of Celery, SQLAlchemy's pool. A worker host
+        # that vanishes is found by keepalive probes within about two minutes, so its
+        # connections do not hold MySQL's and Redis' slots for a day.
         "    timeout client 24h",
         "    timeout server 24h",
+        "    timeout client-fin 30s",
+        "    timeout server-fin 30s",
+        "    option clitcpka",
+        "    clitcpka-idle 60s",
+        "    clitcpka-intvl 10s",
+        "    clitcpka-cnt 6",
         "    default-server init-addr last,libc,none resolvers stack",
-        "frontend health",
-        "    mode http",
-        "    timeout client 10s",
-        f"    bind :{GATEWAY_HEALTH_PORT}",
-        "    monitor-uri /healthz",
     ]
     for route in routes:
         lines += [
@@ -353,6 +366,11 @@ def gateway_config(routes: Sequence[GatewayRoute]) -> str:
             f"    server {route.name} {route.alias}:{route.port}",
         ]
     return "\n".join([*lines, ""])
+
+
+def gateway_health_check(port: int) -> str:
+    """The gateway accepts on one of its listeners (bash: the official image has no curl)."""
+    return f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}'"
 
 
 @dataclass(frozen=True)
@@ -503,7 +521,7 @@ def wiring_environment(args: AirflowArgs, network: str, reach: Reach = MAIN_REAC
     return pulumi.Output.all(*env).apply(list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _HostPlacement:
     """What a host's workers run with: its provider (None: the stack's), network, image, environment, volumes."""
 
@@ -692,7 +710,9 @@ class Airflow(pulumi.ComponentResource):
                 network=on_host.network,
                 alias=alias,
                 command=["airflow", "celery", "worker"],
-                envs=on_host.envs,
+                # dumb-init signals only the worker, not its whole session: Celery's warm shutdown lets
+                # the running tasks finish (Airflow's docs for Celery workers in Docker).
+                envs=pulumi.Output.secret(on_host.envs.apply(lambda envs: [*envs, "DUMB_INIT_SETSID=0"])),
                 user="50000:0",
                 mounts=on_host.mounts,
                 health=[f"python {WORKER_CHECK_FILE}"],
@@ -722,9 +742,9 @@ class Airflow(pulumi.ComponentResource):
             if host.is_main:
                 placement = _HostPlacement(None, args.network, image, celery_env, [log_mount])
             else:
-                placement = self._further_host(name, host, stack, service.image)
                 reach = Reach(needed(stack.worker_address, f"airflow worker host {host.host}", "workerAddress"))
-                placement.envs = with_celery(after_step(environment(reach), initialised), reach)
+                envs = with_celery(after_step(environment(reach), initialised), reach)
+                placement = self._further_host(name, host, stack, service.image, envs)
             self.workers += [worker(host, number, placement) for number in range(1, host.workers + 1)]
         # The only process that needs the seeded repos before it starts: it clones the DAG repo.
         self.dag_processor = process(
@@ -749,10 +769,8 @@ class Airflow(pulumi.ComponentResource):
         port's two bindings in the reverse order, which a refresh would read as a change)."""
         stack, service = args.stack, args.service
         address = needed(stack.worker_address, "airflow workers on further hosts", "workerAddress")
-        routes = [
-            GatewayRoute("mysql", args.mysql.internal_host, args.mysql.internal_port, args.mysql.host_port),
-            GatewayRoute.of_urls("airflow", self.internal_url, self.host_url),
-        ]
+        api = GatewayRoute.of_urls("airflow", self.internal_url, self.host_url)
+        routes = [GatewayRoute("mysql", args.mysql.internal_host, args.mysql.internal_port, args.mysql.host_port), api]
         if args.redis is not None:
             routes.append(GatewayRoute("redis", args.redis.alias, redis.INTERNAL_PORT, args.redis.host_port))
         for route_name, served in (
@@ -773,14 +791,16 @@ class Airflow(pulumi.ComponentResource):
             command=["haproxy", "-f", GATEWAY_CONFIG_FILE],
             uploads=[docker.ContainerUploadArgs(file=GATEWAY_CONFIG_FILE, content=gateway_config(routes))],
             published=[Published(r.published, r.published, address=address) for r in routes],
-            health=[f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{GATEWAY_HEALTH_PORT}'"],
+            health=[gateway_health_check(api.published)],  # Airflow's route: every gateway has it
             start_period=10,
             drop_capabilities=True,
             memory_mb=EXPORTER_MEMORY_MB,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _further_host(self, name: str, host: WorkerHost, stack: StackConfig, image: str) -> _HostPlacement:
+    def _further_host(
+        self, name: str, host: WorkerHost, stack: StackConfig, image: str, envs: pulumi.Output[list[str]]
+    ) -> _HostPlacement:
         """A further Docker host's provider, and the network (of the stack network's name, for the
         pipeline containers its workers start) and the Airflow image on it."""
         prefix = f"{name}-host-{host.slug}"
@@ -800,7 +820,7 @@ class Airflow(pulumi.ComponentResource):
             opts=on_host,
         )
         remote_image = docker.RemoteImage(f"{prefix}-image", name=image, keep_locally=True, opts=on_host)
-        return _HostPlacement(provider, network.name, remote_image.image_id, pulumi.Output.from_input([]), [])
+        return _HostPlacement(provider, network.name, remote_image.image_id, envs, [])
 
     def _statsd_exporter(self, name: str, args: AirflowArgs) -> docker.Container:
         return service_container(

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from components.spec import MONITORING, ServiceConfig, ServiceSpec
 
@@ -334,10 +334,13 @@ def _worker_address(
             )
         return None
     if not remote:
-        problems.append(
-            f"'{WORKER_ADDRESS_KEY}' is set but no service runs on a further Docker host: remove it "
-            "(it publishes the workers' ports there)"
-        )
+        # Unless the hosts themselves were refused (then that is the problem reported).
+        owners = tuple(f"'{spec.name}." for spec in specs if spec.remote_hosts is not None)
+        if not any(p.startswith(owners) for p in problems):
+            problems.append(
+                f"'{WORKER_ADDRESS_KEY}' is set but no service runs on a further Docker host: remove it "
+                "(it publishes the workers' ports there)"
+            )
         return None
     try:
         address = ipaddress.ip_address(value) if isinstance(value, str) else None
@@ -449,7 +452,7 @@ def _service(spec: ServiceSpec, value: Any, problems: list[str], default_enabled
         problems.append(f"'{name}.image' is not a valid image reference: {image!r}")
 
     memory = value.get("memoryMb", spec.memory_mb)
-    if not _is_int(memory) or not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:
+    if not is_whole_number(memory) or not MIN_MEMORY_MB <= memory <= MAX_MEMORY_MB:
         problems.append(
             f"'{name}.memoryMb' must be a whole number of MiB from {MIN_MEMORY_MB} to {MAX_MEMORY_MB}, got {memory!r}"
         )
@@ -458,7 +461,7 @@ def _service(spec: ServiceSpec, value: Any, problems: list[str], default_enabled
     ports: dict[str, int] = {}
     for port_key, default in spec.ports.items():
         port = value.get(port_key, default)
-        if not _is_int(port) or not 1 <= port <= 65535:
+        if not is_whole_number(port) or not 1 <= port <= 65535:
             problems.append(f"'{name}.{port_key}' must be a port number 1-65535, got {port!r}")
             port = default
         ports[port_key] = port
@@ -490,7 +493,7 @@ def _socket_gid(
     """Group that may use the Docker socket, for the services that start containers."""
     if "dockerSocketGid" in raw:
         gid = raw["dockerSocketGid"]
-        if not _is_int(gid) or gid < 0:
+        if not is_whole_number(gid) or gid < 0:
             problems.append(f"'dockerSocketGid' must be a non-negative whole number, got {gid!r}")
             return None
         return int(gid)
@@ -517,7 +520,8 @@ def _redacted(url: str) -> str:
     return re.sub(r"^((?:[a-zA-Z][a-zA-Z0-9+.-]*://)?)[^/@]*@", r"\1[redacted]@", url)
 
 
-def _is_int(value: Any) -> bool:
+def is_whole_number(value: Any) -> TypeGuard[int]:
+    """An int that is not a bool (YAML's `true` is one in Python)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -106,10 +106,12 @@ def auth_config(database_uri: str = AUTH_DATABASE_URI) -> str:
 
 def allowed_hosts(stack: StackConfig, host_port: int) -> str:
     """Host headers the server answers (MLflow's DNS-rebinding guard): its name on the
-    network, loopback, and the address it is published on."""
+    network, loopback, the address it is published on, and the worker address (where workers
+    on further hosts reach it through Airflow's worker gateway)."""
     hosts = [ALIAS, f"{ALIAS}:{INTERNAL_PORT}", "localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*"]
-    if stack.host_address not in ("localhost", "127.0.0.1"):
-        hosts += [stack.host_address, f"{stack.host_address}:{host_port}"]
+    for address in (stack.host_address, stack.worker_address):
+        if address is not None and address not in ("localhost", "127.0.0.1"):
+            hosts += [address, f"{address}:{host_port}"]
     return ",".join(hosts)
 
 

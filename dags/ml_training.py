@@ -73,7 +73,11 @@ def check_params(**context: Any) -> dict[str, str]:
     if data_tag and not DATA_TAG.fullmatch(data_tag):
         raise ValueError(f"data_tag {data_tag!r} is not a data version tag (CV_<code>_DV_<YYYYMMDDTHHMMSSZ>)")
     configured = Variable.get(Env.TRAINING_IMAGE, default=DEFAULT_TRAINING_IMAGE)
-    return {"data_tag": data_tag, "image": training_image(configured, str(params.get("model_code_ref") or "").strip())}
+    model_code_ref = str(params.get("model_code_ref") or "").strip()
+    training_image(configured, model_code_ref)  # a bad ref fails here, before anything runs
+    # The ref, not the image: each training task names the image as its own host does (a worker on
+    # a further host pulls from the registry at another address than the main host's).
+    return {"data_tag": data_tag, "model_code_ref": model_code_ref}
 
 
 @task.branch
@@ -108,7 +112,10 @@ def training_operator(task_id: str, command: str, environment: dict[str, str]) -
     return PipelineOperator(
         task_id=task_id,
         build_hint=build_hint("ds_mlmodeling"),
-        image="{{ ti.xcom_pull(task_ids='check_params')['image'] }}",
+        image=(
+            f"{{{{ training_image(var.value.get('{Env.TRAINING_IMAGE.value}', default_training_image),"
+            " ti.xcom_pull(task_ids='check_params')['model_code_ref']) }}"
+        ),
         command=[command],
         git_url_variable="DATA_REPO_URL",
         needs_mlflow=True,
@@ -125,7 +132,12 @@ with DAG(
     catchup=False,
     tags=["mlops", "mlflow"],
     doc_md=__doc__,
-    user_defined_macros={"default_image": DEFAULT_IMAGE, "default_dvc_remote_url": DEFAULT_DVC_REMOTE_URL},
+    user_defined_macros={
+        "default_image": DEFAULT_IMAGE,
+        "default_dvc_remote_url": DEFAULT_DVC_REMOTE_URL,
+        "default_training_image": DEFAULT_TRAINING_IMAGE,
+        "training_image": training_image,
+    },
     params={
         "code_ref": Param("", type="string", description="Preprocessing code: branch, tag or commit; empty = head"),
         "git_branch": Param("main", type="string", minLength=1, description="Branch to version the data on"),

@@ -49,12 +49,15 @@ def measure(label: str, airflow: AirflowAPI, runs: int, hold: int) -> None:
     ended = max(seconds(t["end_date"]) for t in instances)
     per_minute = runs / ((ended - started) / 60)
     waits = [seconds(t["start_date"]) - seconds(t["queued_when"]) for t in instances if t.get("queued_when")]
+    # Before it is queued a task waits, scheduled, for a free slot (core.parallelism: the workers' slots).
+    slots = [seconds(t["start_date"]) - seconds(t["scheduled_when"]) for t in instances if t.get("scheduled_when")]
     hosts: dict[str, int] = {}
     for instance in instances:
         hosts[instance["hostname"]] = hosts.get(instance["hostname"], 0) + 1
     print(
-        f"{label:<28} {per_minute:6.1f} runs/min   queue latency median {statistics.median(waits):5.1f} s"
-        f" (max {max(waits):5.1f} s)   {len(failed)} failed   by worker {dict(sorted(hosts.items()))}",
+        f"{label:<20} {per_minute:5.1f} runs/min   queued->running median {statistics.median(waits):4.1f} s"
+        f" (max {max(waits):4.1f})   scheduled->running median {statistics.median(slots):5.1f} s"
+        f" (max {max(slots):5.1f})   {len(failed)} failed   by worker {dict(sorted(hosts.items()))}",
         flush=True,
     )
 

@@ -39,10 +39,6 @@ def users_volume() -> Iterator[str]:
     assert survived, f"the test run removed {name}, a volume of a stack it did not create"
 
 
-# Tasks of a lost host are failed and retried after this long (Airflow's default: 300 s).
-HEARTBEAT_TIMEOUT_SECONDS = 60
-
-
 @pytest.fixture(scope="session")
 def second_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecondEngine]:
     """The further worker host: it trusts the stack's registry on the session's end of the pair."""
@@ -66,5 +62,5 @@ def stack(
         require_image(client, service)
     assert e2e.STACK != "e2e" and e2e.PREFIX != USERS_E2E_STACK
     with e2e.e2e_stack(tmp_path_factory.mktemp("e2e")) as created:
-        e2e.add_worker_host(created, second_host, HEARTBEAT_TIMEOUT_SECONDS)
+        e2e.add_worker_host(created, second_host)
         yield created

@@ -13,7 +13,7 @@ from contextlib import ExitStack
 import docker
 import pytest
 
-from components.airflow import GATEWAY_CONFIG_FILE, GATEWAY_HEALTH_PORT, GatewayRoute, gateway_config
+from components.airflow import GATEWAY_CONFIG_FILE, GatewayRoute, gateway_config, gateway_health_check
 from tests.support.containers import docker_client, file_archive, network, require_image, running, wait_until
 
 pytestmark = pytest.mark.integration
@@ -45,8 +45,8 @@ def test_the_gateway_forwards_and_finds_a_replaced_service_again() -> None:
         try:
             gateway.put_archive("/", file_archive(GATEWAY_CONFIG_FILE, gateway_config(routes)))
             gateway.start()  # before its backend exists: it starts all the same
-            health = f"bash -c 'exec 3<>/dev/tcp/127.0.0.1/{GATEWAY_HEALTH_PORT}'"
-            wait_until(lambda: gateway.exec_run(["sh", "-c", health]).exit_code == 0, 30, "the gateway's health port")
+            health = gateway_health_check(PUBLISHED)
+            wait_until(lambda: gateway.exec_run(["sh", "-c", health]).exit_code == 0, 30, "the gateway healthy")
             gateway.reload()
             port = int(gateway.ports[f"{PUBLISHED}/tcp"][0]["HostPort"])
             addresses = []

@@ -195,6 +195,8 @@ def e2e_stack(scratch: Path) -> Iterator[auto.Stack]:
 
 
 AIRFLOW_IMAGE = "mlops-local/airflow:3.3.2"  # Pulumi.e2e.yaml's airflow.image
+# With a second engine: tasks of a lost host are failed and retried after this long (Airflow's default: 300 s).
+HEARTBEAT_TIMEOUT_SECONDS = 60
 
 
 def copy_image(image: str, engine: SecondEngine) -> None:
@@ -222,7 +224,9 @@ def worker_host_entry(engine: SecondEngine, workers: int = 1) -> dict[str, Any]:
     }
 
 
-def add_worker_host(stack: auto.Stack, engine: SecondEngine, heartbeat_timeout: int) -> None:
+def add_worker_host(
+    stack: auto.Stack, engine: SecondEngine, heartbeat_timeout: int = HEARTBEAT_TIMEOUT_SECONDS
+) -> None:
     """Workers on the main engine and on `engine`; the services published for it on this host's end of the pair."""
     hosts = [{"host": "main", "workers": 1}, worker_host_entry(engine)]
     stack.set_config("workerAddress", auto.ConfigValue(value=engine.host_address))

@@ -2,7 +2,8 @@
 scripts/benchmark_workers.py: pushed to a test stack's DAG repo, never part of the product's DAGs.
 
 - `mlops_e2e_hosts`: a pipeline container (the preprocessing image, from the stack's registry)
-  that reaches the object store at the address its host's connections name, then holds its slot.
+  that reaches the object store and MLflow at the addresses its host's connections name, then
+  holds its slot.
 - `mlops_bench_hold`: a container of a small image (`mlops-bench`, pushed by `push_bench_image`)
   that only holds its slot: what is measured is the platform's scheduling, not the work.
 """
@@ -36,13 +37,22 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 from mlops_operators import DEFAULT_IMAGE, PipelineOperator
 
-CHECK = (
-    "import json, os, time, urllib.request; "
-    "endpoint = os.environ['DVC_S3_ENDPOINT_URL']; "
-    "urllib.request.urlopen(endpoint + '/minio/health/live', timeout=10).read(); "
-    "time.sleep(int(os.environ['HOLD_SECONDS'])); "
-    "print(json.dumps({'endpoint': endpoint}))"
+# The services a pipeline container reaches, as its host's connections name them: MinIO's health,
+# and MLflow with the pipeline account (MLflow checks the Host header: the worker address too).
+CHECK = """
+import base64, json, os, time, urllib.request
+endpoint = os.environ["DVC_S3_ENDPOINT_URL"]
+urllib.request.urlopen(endpoint + "/minio/health/live", timeout=10).read()
+tracking = os.environ["MLFLOW_TRACKING_URI"]
+login = os.environ["MLFLOW_TRACKING_USERNAME"] + ":" + os.environ["MLFLOW_TRACKING_PASSWORD"]
+search = urllib.request.Request(
+    tracking + "/api/2.0/mlflow/experiments/search?max_results=1",
+    headers={"Authorization": "Basic " + base64.b64encode(login.encode()).decode()},
 )
+urllib.request.urlopen(search, timeout=10).read()
+time.sleep(int(os.environ["HOLD_SECONDS"]))
+print(json.dumps({"endpoint": endpoint, "tracking": tracking}))
+"""
 BENCH_IMAGE = DEFAULT_IMAGE.rsplit("/", 1)[0] + "/mlops-bench:latest"
 
 for dag_id, image, entrypoint, command in (

@@ -45,6 +45,7 @@ class SecondEngine:
     cert_dir: Path  # ca.pem, cert.pem, key.pem: the client's (DOCKER_CERT_PATH layout)
     data_root: Path
     exec_root: Path
+    host_link: str = ""  # this host's end of the veth pair
     arguments: list[str] = field(default_factory=list)  # dockerd's, after the binary
     log: Path | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -102,6 +103,14 @@ class SecondEngine:
                     f"the second engine did not answer in {START_TIMEOUT}s: {self.log.read_text()[-2000:]}"
                 )
             time.sleep(0.5)
+
+    def disconnect(self) -> None:
+        """The host vanishing from the network (a cable pulled): nothing on it stops, nothing reaches it."""
+        _run("ip", "link", "set", self.host_link, "down")
+
+    def reconnect(self) -> None:
+        _run("ip", "link", "set", self.host_link, "up")
+        _run("ip", "addr", "replace", f"{self.host_address}/30", "dev", self.host_link)
 
     def stop(self, forget: bool = False) -> None:
         """The host going away: dockerd stops its containers and exits. `forget`: its data goes
@@ -228,6 +237,7 @@ def second_engine(scratch: Path, trust_host_registries: bool = False) -> Iterato
         client_dir,
         data_root,
         exec_root,
+        host_link,
         arguments=[
             f"--host=tcp://{engine_end}:{PORT}",
             f"--host=unix://{exec_root}/docker.sock",

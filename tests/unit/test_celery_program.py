@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -287,6 +288,12 @@ def test_secrets_reach_the_further_hosts_workers_only_as_secrets(two_hosts: Eval
         ({"host": "tcp://10.213.0.2:port"}, "host 'tcp://10.213.0.2:port' is not <scheme>://[user@]<address>[:port]"),
         ({"dockerSocket": "run/docker.sock"}, "dockerSocket of 'tcp://10.213.0.2:2376' must be an absolute path"),
         ({"workers": 17}, "entry 2: workers must be a whole number from 1 to 16, got 17"),
+        ({"host": "tcp://10.213.0.2"}, "host 'tcp://10.213.0.2' has no port"),
+        (
+            {"host": "ssh://ops:hunter2@10.213.0.2", "certPath": None},
+            "holds a password: ssh:// hosts log in with a key",
+        ),
+        ({"certPath": "certs/worker"}, "certPath 'certs/worker' of 'tcp://10.213.0.2:2376' must be an absolute path"),
         ({"tls": True}, "entry 2 has unknown keys ['tls']"),
     ],
 )
@@ -309,6 +316,51 @@ def test_bad_further_hosts_are_refused_before_anything_is_made(
     with pytest.raises(ConfigError) as raised:
         evaluate(config)
     assert any(problem in p for p in raised.value.problems), raised.value.problems
+
+
+def test_an_ssh_host_gets_batch_mode_and_no_certificates(cert_dir: str) -> None:
+    config = remote_config(cert_dir)
+    ssh = {"host": "ssh://ops@10.213.0.7", "socketGid": 999}
+    config["airflow"] = {**config["airflow"], "workerHosts": [{"host": "main"}, ssh]}
+    evaluation = evaluate(config)
+    provider = evaluation.named("airflow-host-10-213-0-7-22")
+    assert provider.inputs["host"] == "ssh://ops@10.213.0.7" and "certPath" not in provider.inputs
+    assert json.loads(provider.inputs["sshOpts"]) == list(airflow.SSH_OPTS)  # provider inputs are JSON
+    worker = evaluation.named("airflow-worker-10-213-0-7-22-1")
+    assert worker.inputs["hostname"] == "airflow-worker-10-213-0-7-22-1"
+    assert {"hostPath": airflow.DOCKER_SOCKET, "containerPath": airflow.DOCKER_SOCKET} in [
+        {k: v[k] for k in ("hostPath", "containerPath") if k in v} for v in plain(worker.inputs["volumes"])
+    ]
+
+
+def test_the_same_ssh_host_with_and_without_its_default_port_is_listed_twice(cert_dir: str) -> None:
+    config = remote_config(cert_dir)
+    hosts = [{"host": "ssh://ops@10.213.0.7", "socketGid": 1}, {"host": "ssh://ops@10.213.0.7:22", "socketGid": 1}]
+    config["airflow"] = {**config["airflow"], "workerHosts": [{"host": "main"}, *hosts]}
+    with pytest.raises(ConfigError) as raised:
+        evaluate(config)
+    assert any("entry 3: host 'ssh://ops@10.213.0.7:22' is listed twice" in p for p in raised.value.problems)
+
+
+def test_a_long_host_name_still_makes_a_valid_container_host_name() -> None:
+    host = airflow.WorkerHost("ssh://" + "very-long-dns-label." * 5 + "example.com", socket_gid=1)
+    alias = host.worker_alias(16)
+    assert len(alias) <= 63 and alias.startswith("airflow-worker-very-long-dns-label")
+
+
+def test_workers_are_signalled_alone_so_their_tasks_can_finish(two_hosts: Evaluation) -> None:
+    for name in ("airflow-worker-1", f"airflow-worker-{SLUG}-1"):
+        assert env_of(two_hosts.named(name))["DUMB_INIT_SETSID"] == "0"
+    assert "DUMB_INIT_SETSID" not in env_of(two_hosts.named("airflow-scheduler"))
+
+
+def test_bad_worker_hosts_are_not_reported_as_a_needless_worker_address(cert_dir: str) -> None:
+    config = remote_config(cert_dir)
+    config["airflow"] = {**config["airflow"], "workerHosts": [{"host": "main"}, {"host": "tcp://10.213.0.2:2376"}]}
+    with pytest.raises(ConfigError) as raised:
+        evaluate(config)
+    assert not [p for p in raised.value.problems if "no service runs on a further Docker host" in p]
+    assert any("is tcp://: set certPath" in p for p in raised.value.problems)
 
 
 def test_a_worker_address_without_a_further_host_is_refused() -> None:
