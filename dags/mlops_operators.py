@@ -58,11 +58,21 @@ def s3_environment(conn_id: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def mlflow_environment(conn_id: str) -> tuple[dict[str, str], dict[str, str]]:
-    """MLflow's own client variables: the tracking URI and the pipeline account."""
+    """MLflow's own client variables: the tracking URI and the pipeline account.
+
+    Artifacts always go through the tracking server: the server offers presigned URLs of its
+    object store, which name the store as the server reaches it (`minio:9000` on the stack
+    network), an address a container on a further worker host cannot resolve.
+    """
     tracking = BaseHook.get_connection(conn_id)
     uri = connection_url(tracking, conn_id, "the tracking URI").rstrip("/")
     return (
-        {"MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": tracking.login or ""},
+        {
+            "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_TRACKING_USERNAME": tracking.login or "",
+            "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD": "false",
+            "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD": "false",
+        },
         {"MLFLOW_TRACKING_PASSWORD": tracking.password or ""},
     )
 
