@@ -735,10 +735,10 @@ class Airflow(pulumi.ComponentResource):
                 ),
             )
 
-        further = [host for host in worker_hosts(service.settings) if not host.is_main]
-        self.gateway = self._worker_gateway(name, args) if further else None
+        hosts = worker_hosts(service.settings)
+        self.gateway = self._worker_gateway(name, args) if any(not host.is_main for host in hosts) else None
         self.workers: list[docker.Container] = []
-        for host in worker_hosts(service.settings):
+        for host in hosts:
             if host.is_main:
                 placement = _HostPlacement(None, args.network, image, celery_env, [log_mount])
             else:
@@ -819,8 +819,7 @@ class Airflow(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=STACK_LABEL, value=stack.prefix)],
             opts=on_host,
         )
-        remote_image = docker.RemoteImage(f"{prefix}-image", name=image, keep_locally=True, opts=on_host)
-        return _HostPlacement(provider, network.name, remote_image.image_id, envs, [])
+        return _HostPlacement(provider, network.name, local_image(f"{prefix}-image", image, self, provider), envs, [])
 
     def _statsd_exporter(self, name: str, args: AirflowArgs) -> docker.Container:
         return service_container(

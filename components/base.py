@@ -79,13 +79,16 @@ def labels(stack: StackConfig, service: str) -> list[docker.ContainerLabelArgs]:
     ]
 
 
-def local_image(name: str, reference: str, parent: pulumi.Resource) -> pulumi.Output[str]:
-    """The service's image id: pulled if absent, kept on destroy (other stacks may share it)."""
+def local_image(
+    name: str, reference: str, parent: pulumi.Resource, provider: docker.Provider | None = None
+) -> pulumi.Output[str]:
+    """The service's image id on the stack's engine (or `provider`'s): pulled if absent, kept on destroy
+    (other stacks may share it)."""
     return docker.RemoteImage(
         name,
         name=reference,
         keep_locally=True,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
     ).image_id
 
 

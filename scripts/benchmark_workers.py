@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +35,23 @@ from tests.support.second_engine import SecondEngine, missing_prerequisite, seco
 PHASE_TIMEOUT = 900  # seconds for one configuration's runs to finish
 
 
-def seconds(timestamp: str) -> float:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-
-
 def measure(label: str, airflow: AirflowAPI, runs: int, hold: int) -> None:
     started = time.time()
     run_ids = [dags.trigger(airflow, dags.BENCH_DAG, hold) for _ in range(runs)]
     states = dags.finish(airflow, dags.BENCH_DAG, run_ids, timeout=PHASE_TIMEOUT)
     failed = [r for r, s in states.items() if s != "success"]
     instances = [dags.task(airflow, dags.BENCH_DAG, r) for r in run_ids]
-    ended = max(seconds(t["end_date"]) for t in instances)
+    ended = max(dags.seconds(t["end_date"]) for t in instances)
     per_minute = runs / ((ended - started) / 60)
-    waits = [seconds(t["start_date"]) - seconds(t["queued_when"]) for t in instances if t.get("queued_when")]
+
+    def wait(since: str) -> list[float]:
+        return [dags.seconds(t["start_date"]) - dags.seconds(t[since]) for t in instances if t.get(since)]
+
+    waits = wait("queued_when")
     # Before it is queued a task waits, scheduled, for a free slot (core.parallelism: the workers' slots).
-    slots = [seconds(t["start_date"]) - seconds(t["scheduled_when"]) for t in instances if t.get("scheduled_when")]
+    slots = [
+        dags.seconds(t["start_date"]) - dags.seconds(t["scheduled_when"]) for t in instances if t.get("scheduled_when")
+    ]
     hosts: dict[str, int] = {}
     for instance in instances:
         hosts[instance["hostname"]] = hosts.get(instance["hostname"], 0) + 1

@@ -12,7 +12,6 @@ its workers and the next `up` changes nothing.
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ import requests
 from pulumi import automation as auto
 
 from tests.e2e.pipelines import jenkins_build
-from tests.e2e.test_lifecycle import changes
+from tests.e2e.test_lifecycle import changes, outputs
 from tests.support import e2e_stack as e2e
 from tests.support import hosts_dags as dags
 from tests.support.airflow_api import AirflowAPI, wait_for_dag
@@ -31,14 +30,6 @@ pytestmark = pytest.mark.e2e
 DAG = dags.HOSTS_DAG
 MAIN_WORKER = "airflow-worker-1"
 RUNS = 8  # within the two workers' eight slots: no task waits reserved by a worker that may go away
-
-
-def seconds(timestamp: str) -> float:
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-
-
-def outputs(stack: auto.Stack) -> dict[str, object]:
-    return {k: v.value for k, v in stack.outputs().items()}
 
 
 def ensure_pipeline_image(out: dict[str, object], scratch: Path) -> None:
@@ -88,7 +79,7 @@ def test_runs_spread_over_two_hosts_and_survive_the_second_going_away(
         assert final["hostname"] == MAIN_WORKER and final["try_number"] >= 2, final
         assert remote_worker in {t["hostname"] for t in dags.tries(airflow, DAG, run_id)}
         # Retried only once its heartbeat was overdue: the lost host did not report back.
-        assert seconds(final["start_date"]) >= cut_at + e2e.HEARTBEAT_TIMEOUT_SECONDS - 5, (final, cut_at)
+        assert dags.seconds(final["start_date"]) >= cut_at + e2e.HEARTBEAT_TIMEOUT_SECONDS - 5, (final, cut_at)
     print(f"the lost tasks finished on the first host {time.time() - cut_at:.0f} s after the second vanished")
     second_host.stop(forget=True)  # and it comes back rebuilt: nothing of the stack left on it
     second_host.reconnect()

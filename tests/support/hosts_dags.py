@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,11 @@ def push_bench_image(out: dict[str, object]) -> None:
             )
             assert done.returncode == 0, (command[:2], done.stderr)
     subprocess.run(["docker", "rmi", target], capture_output=True, timeout=60, check=False)
+
+
+def seconds(timestamp: str) -> float:
+    """An Airflow API timestamp (ISO 8601), in seconds since the epoch."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
 def trigger(airflow: AirflowAPI, dag: str, hold_seconds: int) -> str:
